@@ -1,0 +1,31 @@
+"""lifecircle: measure the 15-minute community life circle (15分钟社区生活圈) of a district."""
+
+from __future__ import annotations
+
+from . import settings
+from .errors import (
+    CRSError,
+    DataError,
+    LifecircleError,
+    LifecircleWarning,
+    NetworkError,
+    OfflineError,
+    ProfileError,
+)
+from .profile import Profile, builtin_profiles, load_profile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CRSError",
+    "DataError",
+    "LifecircleError",
+    "LifecircleWarning",
+    "NetworkError",
+    "OfflineError",
+    "Profile",
+    "ProfileError",
+    "builtin_profiles",
+    "load_profile",
+    "settings",
+]

@@ -1,0 +1,5 @@
+"""``python -m lifecircle``."""
+
+from .cli import main
+
+main()

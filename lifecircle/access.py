@@ -1,0 +1,301 @@
+"""Walking access from compounds to facilities: nearest distance, time and counts.
+
+Pure functions over arrays and GeoDataFrames (no file I/O, no printing). All categories share
+one sparse graph in which every compound and facility is inserted into its snapped edge
+(:func:`lifecircle.network.split_edges_at_points`). Each facility also gets a "door" node
+joined to its street point by its snap distance, so one multi-source Dijkstra from the doors of
+a category gives, at every street point, the walk to the nearest facility including the
+facility's own access leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
+
+from . import settings
+from .network import WalkNetwork, snap_to_edges, split_edges_at_points, symmetric_csr
+
+#: Values of the ``access_status`` column.
+STATUS_OK = "ok"
+STATUS_BEYOND_SNAP_LIMIT = "beyond_snap_limit"
+STATUS_ISLAND = "island"
+
+
+@dataclass(frozen=True)
+class AccessGraph:
+    """The sparse graph with compounds and facilities inserted.
+
+    Attributes
+    ----------
+    csr : scipy.sparse.csr_array
+        Symmetric edge lengths in metres.
+    compound_node : numpy.ndarray
+        CSR node of each compound's street point (``-1`` when not snapped).
+    compound_snap_m : numpy.ndarray
+        Straight-line distance from each compound to its street point.
+    facility_door : dict of str to numpy.ndarray
+        Per category, the CSR "door" node of each facility (``-1`` when not snapped).
+    """
+
+    csr: sparse.csr_array
+    compound_node: np.ndarray
+    compound_snap_m: np.ndarray
+    facility_door: dict[str, np.ndarray]
+
+
+def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Points that stand for each feature: the point itself, or a point inside a polygon.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Points or polygons.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        Same index and CRS as ``gdf``.
+    """
+    geoms = gdf.geometry
+    is_point = geoms.geom_type == "Point"
+    if is_point.all():
+        return geoms.copy()
+    return geoms.where(is_point, geoms.representative_point())
+
+
+def snap_layer(
+    network: WalkNetwork, gdf: gpd.GeoDataFrame, snap_limit_m: float
+) -> pd.DataFrame:
+    """Snap a layer to the network and classify each feature's access status.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The projected walking network.
+    gdf : geopandas.GeoDataFrame
+        Points or polygons in any CRS (reprojected to the network's CRS here).
+    snap_limit_m : float
+        Features farther than this from any walkable edge get status ``beyond_snap_limit``
+        and are not inserted into the graph.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`lifecircle.network.snap_to_edges` plus ``access_status``
+        (``ok``, ``island`` — on a street piece not joined to the main network — or
+        ``beyond_snap_limit``). ``edge`` is missing (``<NA>``) for features beyond the limit.
+    """
+    points = representative_points(gdf.to_crs(network.crs))
+    snaps = snap_to_edges(network, points)
+    snaps["edge"] = snaps["edge"].astype("Int64")
+    status = np.where(snaps["component"] == network.main_component, STATUS_OK, STATUS_ISLAND)
+    beyond = (snaps["snap_m"] > snap_limit_m).to_numpy()
+    status = np.where(beyond, STATUS_BEYOND_SNAP_LIMIT, status)
+    snaps["access_status"] = status
+    snaps.loc[beyond, "edge"] = pd.NA
+    return snaps
+
+
+def build_access_graph(
+    network: WalkNetwork,
+    compound_snaps: pd.DataFrame,
+    facility_snaps: Mapping[str, pd.DataFrame],
+) -> AccessGraph:
+    """Insert compounds and facilities into the network and add facility doors.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The projected walking network.
+    compound_snaps : pandas.DataFrame
+        From :func:`snap_layer` for the compounds.
+    facility_snaps : mapping of str to pandas.DataFrame
+        From :func:`snap_layer`, one per category.
+
+    Returns
+    -------
+    AccessGraph
+    """
+    names = list(facility_snaps)
+    all_snaps = pd.concat(
+        [compound_snaps[["edge", "offset_m"]]]
+        + [facility_snaps[c][["edge", "offset_m"]] for c in names],
+        ignore_index=True,
+    )
+    csr, point_node = split_edges_at_points(network, all_snaps)
+    n_compounds = len(compound_snaps)
+    n_street = csr.shape[0]
+
+    door_rows, door_cols, door_w = [], [], []
+    facility_door: dict[str, np.ndarray] = {}
+    start, next_door = n_compounds, n_street
+    for cat in names:
+        snaps = facility_snaps[cat]
+        street = point_node[start : start + len(snaps)]
+        start += len(snaps)
+        doors = np.full(len(snaps), -1, dtype=np.int64)
+        ok = street >= 0
+        doors[ok] = next_door + np.arange(ok.sum())
+        next_door += int(ok.sum())
+        door_rows.append(street[ok])
+        door_cols.append(doors[ok])
+        door_w.append(snaps["snap_m"].to_numpy(dtype=float)[ok])
+        facility_door[cat] = doors
+
+    coo = csr.tocoo()
+    full = symmetric_csr(
+        np.concatenate([coo.row, *door_rows]),
+        np.concatenate([coo.col, *door_cols]),
+        np.concatenate([coo.data, *door_w]),
+        next_door,
+    )
+    return AccessGraph(
+        csr=full,
+        compound_node=point_node[:n_compounds],
+        compound_snap_m=compound_snaps["snap_m"].to_numpy(dtype=float),
+        facility_door=facility_door,
+    )
+
+
+def nearest_facility_distance(
+    graph: AccessGraph, category: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distance from every compound to the nearest facility of a category.
+
+    Parameters
+    ----------
+    graph : AccessGraph
+        From :func:`build_access_graph`.
+    category : str
+        Category key.
+
+    Returns
+    -------
+    distance_m : numpy.ndarray
+        Compound → street → nearest facility, snap legs included; ``inf`` when no facility is
+        reachable, ``nan`` for compounds that are not on the network.
+    nearest : numpy.ndarray
+        Position (in the category's facility layer) of the nearest facility, ``-1`` if none.
+    """
+    doors = graph.facility_door[category]
+    n = len(graph.compound_node)
+    distance = np.full(n, np.nan)
+    nearest = np.full(n, -1, dtype=np.int64)
+    on_net = graph.compound_node >= 0
+    sources = doors[doors >= 0]
+    if len(sources) == 0:
+        distance[on_net] = np.inf
+        return distance, nearest
+    dist, _, source = dijkstra(
+        graph.csr, directed=True, indices=sources, min_only=True, return_predecessors=True
+    )
+    nodes = graph.compound_node[on_net]
+    distance[on_net] = dist[nodes] + graph.compound_snap_m[on_net]
+    door_to_facility = np.full(graph.csr.shape[0], -1, dtype=np.int64)
+    door_to_facility[sources] = np.flatnonzero(doors >= 0)
+    found = source[nodes]
+    nearest[on_net] = np.where(found >= 0, door_to_facility[np.maximum(found, 0)], -1)
+    return distance, nearest
+
+
+def facilities_within(
+    graph: AccessGraph,
+    category: str,
+    threshold_m: float,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Number of facilities of a category within ``threshold_m`` walk of each compound.
+
+    Dijkstra runs from each facility door, bounded by the threshold, in blocks sized to
+    :data:`lifecircle.settings.distance_block_bytes`.
+
+    Parameters
+    ----------
+    graph : AccessGraph
+        From :func:`build_access_graph`.
+    category : str
+        Category key.
+    threshold_m : float
+        Inclusive: a facility at exactly the threshold counts.
+    progress : callable, optional
+        Called with the number of facilities done after each block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Counts (int); 0 for compounds not on the network.
+    """
+    doors = graph.facility_door[category]
+    sources = doors[doors >= 0]
+    counts = np.zeros(len(graph.compound_node), dtype=np.int64)
+    on_net = graph.compound_node >= 0
+    nodes = graph.compound_node[on_net]
+    snap = graph.compound_snap_m[on_net]
+    limit = threshold_m + settings.threshold_tolerance_m
+    block = max(1, int(settings.distance_block_bytes // (8 * graph.csr.shape[0])))
+    local = np.zeros(len(nodes), dtype=np.int64)
+    for begin in range(0, len(sources), block):
+        chunk = sources[begin : begin + block]
+        dist = dijkstra(graph.csr, directed=True, indices=chunk, limit=limit)
+        local += ((dist[:, nodes] + snap) <= limit).sum(axis=0)
+        if progress is not None:
+            progress(len(chunk))
+    counts[on_net] = local
+    return counts
+
+
+def category_access(
+    graph: AccessGraph,
+    category: str,
+    threshold_m: float,
+    walking_speed_m_per_min: float,
+    facility_names: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Distance, time, count and coverage of one category for every compound.
+
+    Parameters
+    ----------
+    graph : AccessGraph
+        From :func:`build_access_graph`.
+    category : str
+        Category key.
+    threshold_m : float
+        Walking distance within which a compound is covered (inclusive).
+    walking_speed_m_per_min : float
+        Converts distances to minutes.
+    facility_names : numpy.ndarray, optional
+        Names of the category's facilities, to name the nearest one.
+    progress : callable, optional
+        Passed to :func:`facilities_within`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``{category}_dist_m``, ``{category}_min``, ``{category}_count``,
+        ``{category}_covered`` and ``{category}_nearest``, one row per compound.
+    """
+    distance, nearest = nearest_facility_distance(graph, category)
+    counts = facilities_within(graph, category, threshold_m, progress)
+    covered = np.nan_to_num(distance, nan=np.inf) <= threshold_m + settings.threshold_tolerance_m
+    if facility_names is None:
+        names = np.where(nearest >= 0, nearest.astype(str), "")
+    else:
+        names = np.where(nearest >= 0, np.asarray(facility_names, dtype=object)[nearest], "")
+    finite = np.where(np.isfinite(distance), distance, np.nan)
+    return pd.DataFrame(
+        {
+            f"{category}_dist_m": finite,
+            f"{category}_min": finite / walking_speed_m_per_min,
+            f"{category}_count": counts,
+            f"{category}_covered": covered,
+            f"{category}_nearest": names,
+        }
+    )

@@ -1,0 +1,205 @@
+"""Everything that leaves the program as files: atomic writes and the run manifest.
+
+Every output is written to a temporary file in its destination folder and moved into place with
+:func:`os.replace`, which is atomic on one file system: a failed or interrupted run never leaves
+a half-written file and never destroys the previous output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+#: Packages whose versions the manifest records.
+_VERSIONED = (
+    "lifecircle",
+    "osmnx",
+    "networkx",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "scipy",
+    "numpy",
+    "pandas",
+    "folium",
+    "pyrosm",
+    "prcoords",
+)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final destination. Its folder is created when missing.
+
+    Yields
+    ------
+    Path
+        Where to write. On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    # Some writers (GeoPackage) refuse to write over an existing empty file.
+    tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final destination.
+    writer : callable
+        Receives the temporary path and writes the file there.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese correctly) atomically."""
+    return write_atomic(
+        path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    )
+
+
+def write_geo(path: str | Path, gdf: gpd.GeoDataFrame, layer: str | None = None) -> Path:
+    """Write a GeoDataFrame as GeoParquet (``.parquet``) or GeoPackage (``.gpkg``) atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; the suffix picks the format.
+    gdf : geopandas.GeoDataFrame
+        The layer to write.
+    layer : str, optional
+        GeoPackage layer name (default: the file stem).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
+        return write_atomic(path, lambda tmp: gdf.to_parquet(tmp, index=False))
+    if suffix == ".gpkg":
+        name = layer or Path(path).stem
+        return write_atomic(path, lambda tmp: gdf.to_file(tmp, layer=name, driver="GPKG"))
+    raise ValueError(f"unsupported output format {suffix!r}: use .parquet or .gpkg")
+
+
+def write_geopackage_layers(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> Path:
+    """Write several layers into one GeoPackage, atomically as a whole."""
+
+    def _write(tmp: Path) -> None:
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG")
+
+    return write_atomic(path, _write)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape the results."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_manifest(
+    profile_dump: dict[str, Any],
+    inputs: dict[str, str | Path],
+    timings: dict[str, float],
+    outputs: list[Path],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The provenance record of one run.
+
+    Parameters
+    ----------
+    profile_dump : dict
+        The validated profile as plain data.
+    inputs : dict
+        Role → file path (hashed here) or a description (e.g. an Overpass URL).
+    timings : dict
+        Step → seconds.
+    outputs : list of Path
+        Files written by the run.
+    extra : dict, optional
+        Counts, warnings and other facts.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable manifest.
+    """
+    described = {}
+    for role, value in inputs.items():
+        path = Path(value)
+        if path.is_file():
+            described[role] = {
+                "path": str(path),
+                "sha256": file_sha256(path),
+                "bytes": path.stat().st_size,
+            }
+        else:
+            described[role] = {"source": str(value)}
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "profile": profile_dump,
+        "inputs": described,
+        "versions": package_versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "outputs": [str(p) for p in outputs],
+        **(extra or {}),
+    }
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write JSON (UTF-8, indented, Chinese kept readable) atomically."""
+    return write_text(path, json.dumps(data, ensure_ascii=False, indent=2, default=str))

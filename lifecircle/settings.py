@@ -1,0 +1,74 @@
+"""Global settings, in one place (the osmnx way): change them as module attributes.
+
+Examples
+--------
+>>> import lifecircle as lc
+>>> lc.settings.overpass_url = "http://127.0.0.1:8000/api"
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Folder for downloaded and cached raw data (one sub-folder per profile).
+data_raw_folder: Path = Path("data/raw")
+#: Folder for analysis outputs (one sub-folder per profile).
+data_processed_folder: Path = Path("data/processed")
+#: Folder for interactive and static maps.
+maps_folder: Path = Path("maps")
+
+#: Overpass API endpoint used by the online path (osmnx downloads from here).
+overpass_url: str = os.environ.get("LIFECIRCLE_OVERPASS_URL", "https://overpass-api.de/api")
+#: Nominatim endpoint for place-name geocoding.
+nominatim_url: str = os.environ.get(
+    "LIFECIRCLE_NOMINATIM_URL", "https://nominatim.openstreetmap.org/"
+)
+#: Seconds to wait when probing whether OpenStreetMap services are reachable, before any
+#: long download: the user learns within seconds that they are offline.
+reachability_timeout_s: float = 3.0
+#: Seconds osmnx may wait for one Overpass answer.
+requests_timeout_s: float = 180.0
+
+#: Projected CRS used for all distance work when the profile names none (UTM 51N: Shanghai).
+default_projected_crs: str = "EPSG:32651"
+#: CRS for maps and data exchange.
+exchange_crs: str = "EPSG:4326"
+
+#: Default walking speed, km/h.
+walking_speed_kmh: float = 4.5
+#: Compounds/facilities farther than this from any walkable edge are flagged, not analysed.
+snap_limit_m: float = 250.0
+#: A layer whose median snap distance exceeds this is suspicious (e.g. GCJ-02 read as WGS84).
+implausible_median_snap_m: float = 120.0
+#: Average persons per household used when only households are known: Shanghai, 2020 census
+#: (第七次全国人口普查, 上海市平均每个家庭户 2.32 人).
+persons_per_household: float = 2.32
+#: Tolerance (metres) when comparing a distance with a threshold, so that a facility exactly at
+#: the threshold is counted as within it despite floating-point rounding.
+threshold_tolerance_m: float = 1e-6
+#: Memory budget (bytes) for one block of the many-to-many distance matrix.
+distance_block_bytes: int = 256 * 1024**2
+
+#: OpenStreetMap walking filter applied to ways read from local files. It mirrors the osmnx
+#: ``network_type="walk"`` Overpass filter so that file and online networks agree.
+walk_excluded_highways: frozenset[str] = frozenset(
+    {
+        "abandoned",
+        "bus_guideway",
+        "construction",
+        "cycleway",
+        "motor",
+        "motorway",
+        "motorway_link",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+    }
+)
+
+#: Data credit shown on every map and report that uses OpenStreetMap data.
+osm_attribution: str = "© OpenStreetMap contributors (ODbL)"

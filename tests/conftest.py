@@ -1,0 +1,31 @@
+"""Shared fixtures. Real data is read from ../shared/data (or $LIFECIRCLE_SHARED_DATA) through
+the one `shared_data` fixture: outside CI a missing folder skips, under CI (CI=true) it fails."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("LIFECIRCLE_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder holding the real offline data (see its README for provenance)."""
+    folder = _shared_data_dir()
+    if not (folder / "shanghai_center.osm.bz2").is_file():
+        reason = (
+            f"real data not found at {folder}: set LIFECIRCLE_SHARED_DATA to the folder holding "
+            "shanghai_center.osm.bz2 and the other shared files"
+        )
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return folder
