@@ -12,6 +12,7 @@ from .errors import (
     OfflineError,
     ProfileError,
 )
+from .pipeline import RunResult, run, write_outputs
 from .profile import Profile, builtin_profiles, load_profile
 
 __version__ = "0.1.0"
@@ -25,7 +26,10 @@ __all__ = [
     "OfflineError",
     "Profile",
     "ProfileError",
+    "RunResult",
     "builtin_profiles",
     "load_profile",
+    "run",
     "settings",
+    "write_outputs",
 ]

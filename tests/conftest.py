@@ -29,3 +29,12 @@ def shared_data() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return folder
+
+
+@pytest.fixture(scope="session")
+def huangpu_result(shared_data):
+    """One real-data run of the built-in Huangpu profile, shared by the tests that read it."""
+    os.environ.setdefault("LIFECIRCLE_SHARED_DATA", str(shared_data))
+    import lifecircle as lc
+
+    return lc.run(lc.load_profile("huangpu"), progress=False)

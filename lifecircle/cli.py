@@ -1,0 +1,132 @@
+"""Command line: ``lifecircle run [PROFILE] [--osm-file F] [--out DIR]`` and friends.
+
+Commands call the public API and show progress; they hold no analysis logic of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import pipeline
+from .coverage import ALL_AREAS
+from .errors import LifecircleError, OfflineError
+from .profile import builtin_profiles, load_profile
+
+app = typer.Typer(
+    help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+#: Built-in profile analysed when OpenStreetMap is unreachable and nothing is cached.
+SAMPLE_PROFILE = "sample_helsinki"
+
+ProfileArg = Annotated[
+    str, typer.Argument(help="Built-in profile name or path to a profile YAML file.")
+]
+OsmFileOpt = Annotated[
+    Path | None,
+    typer.Option("--osm-file", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
+]
+
+
+@app.command()
+def run(
+    profile: ProfileArg = "changning",
+    osm_file: OsmFileOpt = None,
+    out: OutOpt = None,
+    offline_map: Annotated[
+        bool, typer.Option("--offline-map", help="Write a self-contained HTML map (no internet).")
+    ] = False,
+    sample_fallback: Annotated[
+        bool,
+        typer.Option(help="When OpenStreetMap is unreachable, analyse the bundled sample."),
+    ] = True,
+) -> None:
+    """Compute walking access and coverage for PROFILE and write all outputs."""
+    try:
+        study = load_profile(profile)
+        try:
+            result = pipeline.run(study, osm_file=osm_file)
+        except OfflineError as exc:
+            if not sample_fallback or osm_file is not None:
+                raise
+            err_console.print(f"[bold red]offline:[/] {exc}")
+            err_console.print(
+                f"[bold]Analysing the bundled real OpenStreetMap SAMPLE ({SAMPLE_PROFILE}) "
+                "instead, so that you see a complete run. Its outputs are labelled as a sample "
+                "and say nothing about your study area.[/]"
+            )
+            result = pipeline.run(load_profile(SAMPLE_PROFILE))
+        written = pipeline.write_outputs(result, out, self_contained_map=offline_map)
+    except LifecircleError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    print_summary(result)
+    console.print("\n[bold]Written:[/]")
+    for path in written:
+        console.print(f"  {path}")
+
+
+@app.command("profiles")
+def list_profiles() -> None:
+    """List the built-in profiles."""
+    for name in builtin_profiles():
+        study = load_profile(name)
+        console.print(f"{name:18s} {study.title.zh} / {study.title.en}")
+
+
+def print_summary(result: pipeline.RunResult) -> None:
+    """Print the whole-area coverage and the targets as terminal tables."""
+    profile = result.profile
+    title = f"{profile.title.zh} / {profile.title.en}"
+    if profile.sample:
+        title = f"SAMPLE DATA 示例数据 — {title}"
+    table = Table(title=title, title_justify="left")
+    for column in ("类别 Category", "阈值 Threshold", "小区 Compounds", "人口 Population"):
+        table.add_column(column, justify="right" if column != "类别 Category" else "left")
+    overall = result.coverage[result.coverage["area"] == ALL_AREAS]
+    for row in overall.itertuples():
+        if row.category == "complete":
+            label, threshold = "完整生活圈 Complete life circle", "all required"
+        else:
+            category = profile.categories[row.category]
+            label = str(category.label)
+            threshold = f"{category.threshold_m:.0f} m / {category.threshold_m / profile.walking_speed_m_per_min:.0f} min"
+        table.add_row(
+            label,
+            threshold,
+            f"{row.compound_share:.1%} ({row.n_covered:,}/{row.n_compounds:,})",
+            "n/a" if pd.isna(row.population_share) else f"{row.population_share:.1%}",
+        )
+    console.print(table)
+    flagged = result.compounds["access_status"].value_counts()
+    console.print(f"access status of compounds: {flagged.to_dict()}")
+    if not result.targets.empty:
+        targets = Table(title="目标 Targets", title_justify="left")
+        for column in ("目标 Target", "要求 Required", "实测 Measured", "结果 Result"):
+            targets.add_column(column)
+        for row in result.targets.itertuples():
+            met = "n/a" if pd.isna(row.met) else ("达标 met" if row.met else f"未达标 short by {row.shortfall:.1%}")
+            targets.add_row(
+                row.label_zh or row.category, f"{row.target:.0%}", f"{row.measured:.1%}", met
+            )
+        console.print(targets)
+    for credit in result.credits:
+        console.print(f"[dim]{credit}[/]")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m lifecircle``."""
+    app()

@@ -1,0 +1,353 @@
+"""Read point and polygon layers from files (CSV, Excel, GeoJSON, GeoPackage, Shapefile, Parquet).
+
+Every layer comes out as a GeoDataFrame in WGS84 (EPSG:4326) with a ``name`` column and all the
+file's other attribute columns. Tables get point geometries from their longitude/latitude
+columns; Chinese map coordinates (GCJ-02, BD-09) are undone by :mod:`lifecircle.crs`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .crs import to_wgs84
+from .errors import DataError, LifecircleWarning
+
+#: File suffixes read_layer understands.
+SUPPORTED_SUFFIXES: tuple[str, ...] = (
+    ".csv",
+    ".xlsx",
+    ".xls",
+    ".geojson",
+    ".json",
+    ".gpkg",
+    ".shp",
+    ".parquet",
+)
+
+# Column names recognised as longitude / latitude, compared case-insensitively.
+_LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "wgs84_lon", "wgs84_lng")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度", "wgs84_lat")
+# Tokens recognised inside longer names such as ``lng_bd09`` or ``经度(GCJ02)``.
+_LON_TOKENS = ("lon", "lng", "longitude", "经度")
+_LAT_TOKENS = ("lat", "latitude", "纬度")
+
+# Encodings tried for CSV files: UTF-8 (with or without BOM), then GB18030 (a superset of GBK,
+# which Chinese Excel exports use).
+_CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def read_layer(
+    path: Path | str,
+    *,
+    crs: str = "wgs84",
+    x: str | None = None,
+    y: str | None = None,
+    layer: str | None = None,
+    sheet: str | int | None = None,
+    where: Mapping[str, Any] | None = None,
+    name_field: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a point or polygon layer from a file into WGS84.
+
+    Parameters
+    ----------
+    path : Path or str
+        The file; its suffix picks the reader (see ``SUPPORTED_SUFFIXES``).
+    crs : str
+        The coordinate system of the file's coordinates (``wgs84``, ``gcj02``, ``bd09``,
+        ``cgcs2000`` or an EPSG code; see :func:`lifecircle.crs.canonical_crs`).
+    x, y : str, optional
+        Longitude and latitude columns of a table. When not given they are detected among
+        common names (lon/lng/longitude/x/经度, lat/latitude/y/纬度).
+    layer : str, optional
+        Layer of a multi-layer file (GeoPackage).
+    sheet : str or int, optional
+        Worksheet of an Excel file (name or 0-based position; default the first).
+    where : mapping, optional
+        Row filter ``{column: value or [values]}``; values are compared as text.
+    name_field : str, optional
+        Column copied into ``name``. When None an existing ``name`` or ``名称`` column is used,
+        else ``name`` is empty text.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, with ``name``, the file's other attribute columns and ``geometry``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, of an unsupported type, unreadable, empty (also after
+        ``where``), or lacks the named columns.
+    CRSError
+        When the coordinates do not fit the declared coordinate system.
+
+    Warns
+    -----
+    LifecircleWarning
+        When rows without usable coordinates or geometry are dropped (with their count).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"layer file {path} does not exist (relative paths in a profile resolve against "
+            "the profile's folder)"
+        )
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; supported: "
+            f"{', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    frame = reader(path, layer, sheet)
+    if len(frame) == 0:
+        raise DataError(f"{path} has no rows: the layer is empty")
+    if where:
+        frame = _filter_rows(frame, where, path)
+    gdf, source = _with_geometry(frame, x, y, path)
+    gdf = _with_name(gdf, name_field, path)
+    return to_wgs84(gdf, crs, source=source)
+
+
+# --- readers ------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, layer: str | None, sheet: str | int | None) -> pd.DataFrame:
+    last_error: Exception | None = None
+    for encoding in _CSV_ENCODINGS:
+        try:
+            return pd.read_csv(path, encoding=encoding)
+        except UnicodeDecodeError as exc:
+            last_error = exc
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path} is empty: the layer has no rows") from None
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise DataError(f"cannot read {path} as CSV: {exc}") from None
+    raise DataError(
+        f"cannot read {path}: it is neither UTF-8 nor GBK/GB18030 text ({last_error}); "
+        "save it as UTF-8 CSV"
+    )
+
+
+def _read_excel(path: Path, layer: str | None, sheet: str | int | None) -> pd.DataFrame:
+    engine = "openpyxl" if path.suffix.lower() == ".xlsx" else None
+    try:
+        book = pd.ExcelFile(path, engine=engine)
+    except ImportError as exc:
+        raise DataError(
+            f"cannot read {path}: old .xls files need the 'xlrd' package ({exc}); save the "
+            "workbook as .xlsx instead"
+        ) from None
+    except Exception as exc:  # zipfile.BadZipFile, openpyxl errors...: not a workbook
+        raise DataError(f"cannot read {path} as an Excel workbook: {exc}") from None
+    with book:
+        sheets = [str(s) for s in book.sheet_names]
+        if sheet is None:
+            sheet = 0
+        known = 0 <= sheet < len(sheets) if isinstance(sheet, int) else sheet in sheets
+        if not known:
+            raise DataError(f"{path} has no sheet {sheet!r}; its sheets are: {', '.join(sheets)}")
+        try:
+            return pd.read_excel(book, sheet_name=sheet)
+        except Exception as exc:
+            raise DataError(f"cannot read sheet {sheet!r} of {path}: {exc}") from None
+
+
+def _read_vector(path: Path, layer: str | None, sheet: str | int | None) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {exc}; is it a valid {path.suffix} file?") from None
+    if layer is None and len(layers) > 1:
+        raise DataError(
+            f"{path} holds several layers ({', '.join(layers)}): name one with 'layer:'"
+        )
+    if layer is not None and layer not in layers:
+        raise DataError(f"{path} has no layer {layer!r}; its layers are: {', '.join(layers)}")
+    try:
+        return gpd.read_file(path, layer=layer)
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {exc}; is it a valid {path.suffix} file?") from None
+
+
+def _read_parquet(path: Path, layer: str | None, sheet: str | int | None) -> pd.DataFrame:
+    try:
+        return gpd.read_parquet(path)
+    except ValueError as exc:
+        # A plain (non-Geo) Parquet table: read it as a table with coordinate columns.
+        if "geo" not in str(exc).lower():
+            raise DataError(f"cannot read {path} as Parquet: {exc}") from None
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as Parquet: {exc}") from None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as Parquet: {exc}") from None
+
+
+_READERS: dict[str, Callable[[Path, str | None, str | int | None], pd.DataFrame]] = {
+    ".csv": _read_csv,
+    ".xlsx": _read_excel,
+    ".xls": _read_excel,
+    ".geojson": _read_vector,
+    ".json": _read_vector,
+    ".gpkg": _read_vector,
+    ".shp": _read_vector,
+    ".parquet": _read_parquet,
+}
+
+
+# --- rows, geometry, names ----------------------------------------------------------------
+
+
+def _filter_rows(frame: pd.DataFrame, where: Mapping[str, Any], path: Path) -> pd.DataFrame:
+    """Keep rows whose columns equal the given values (compared as text)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, wanted in where.items():
+        if column not in frame.columns:
+            raise DataError(
+                f"{path.name}: 'where' names column {column!r}, which the file does not have; "
+                f"its columns are: {_columns(frame)}"
+            )
+        values = [wanted] if isinstance(wanted, str) or not isinstance(wanted, Sequence) else wanted
+        wanted_text = {_as_text(v) for v in values}
+        this = frame[column].map(_as_text).isin(wanted_text).to_numpy()
+        if not (mask & this).any():
+            present = frame.loc[mask, column].dropna().map(_as_text)
+            examples = ", ".join(repr(v) for v in present.value_counts().index[:8])
+            raise DataError(
+                f"{path.name}: no row has {column} = {sorted(wanted_text)} "
+                f"(after the other 'where' conditions); some values present: {examples or 'none'}"
+            )
+        mask &= this
+    return frame.loc[mask]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _with_geometry(
+    frame: pd.DataFrame, x: str | None, y: str | None, path: Path
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Return a GeoDataFrame (CRS as in the file, or none) and a description for messages."""
+    has_geometry = (
+        isinstance(frame, gpd.GeoDataFrame)
+        and frame._geometry_column_name in frame.columns
+        and frame.geometry.notna().any()
+    )
+    if has_geometry and x is None and y is None:
+        gdf = frame
+        usable = gdf.geometry.notna().to_numpy() & ~gdf.geometry.is_empty.to_numpy()
+        _warn_dropped(int((~usable).sum()), len(gdf), path, "have no geometry")
+        if not usable.any():
+            raise DataError(f"{path}: no row has a geometry: the layer is empty")
+        if gdf.geometry.name != "geometry":
+            gdf = gdf.rename_geometry("geometry")
+        return gdf.loc[usable].copy(), path.name
+
+    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    x = _coordinate_column(table, x, _LON_NAMES, _LON_TOKENS, "longitude", "x", path)
+    y = _coordinate_column(table, y, _LAT_NAMES, _LAT_TOKENS, "latitude", "y", path)
+    lon = pd.to_numeric(table[x], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(table[y], errors="coerce").to_numpy(dtype=float)
+    usable = np.isfinite(lon) & np.isfinite(lat)
+    _warn_dropped(int((~usable).sum()), len(table), path, "have missing or non-numeric coordinates")
+    if not usable.any():
+        raise DataError(
+            f"{path}: no row has numeric coordinates in columns x={x!r}, y={y!r}: check the "
+            "column names"
+        )
+    table = table.loc[usable]
+    gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon[usable], lat[usable]), crs=None)
+    return gdf, f"{path.name} (x={x!r}, y={y!r})"
+
+
+def _coordinate_column(
+    table: pd.DataFrame,
+    given: str | None,
+    names: tuple[str, ...],
+    tokens: tuple[str, ...],
+    what: str,
+    key: str,
+    path: Path,
+) -> str:
+    columns = [str(c) for c in table.columns]
+    if given is not None:
+        if given not in table.columns:
+            raise DataError(
+                f"{path.name}: the {what} column {given!r} ({key}:) does not exist; its columns "
+                f"are: {_columns(table)}"
+            )
+        return given
+    exact = [c for c in columns if c.strip().lower() in names]
+    if not exact:
+        exact = [c for c in columns if _has_token(c, tokens)]
+    if len(exact) == 1:
+        return exact[0]
+    if not exact:
+        raise DataError(
+            f"{path.name}: cannot find a {what} column (looked for {', '.join(names)}); its "
+            f"columns are: {_columns(table)}. Name it with '{key}:' in the profile"
+        )
+    raise DataError(
+        f"{path.name}: several columns could hold the {what}: {', '.join(map(repr, exact))}; "
+        f"choose one with '{key}:' in the profile"
+    )
+
+
+def _has_token(column: str, tokens: tuple[str, ...]) -> bool:
+    lowered = column.strip().lower()
+    parts = [p for p in re.split(r"[\s_\-\.()（）\[\]/]+", lowered) if p]
+    if any(p in tokens for p in parts):
+        return True
+    # Chinese names are not separated by spaces: look for the word inside.
+    return any(t in lowered for t in tokens if not t.isascii())
+
+
+def _with_name(gdf: gpd.GeoDataFrame, name_field: str | None, path: Path) -> gpd.GeoDataFrame:
+    gdf = gdf.copy()
+    if name_field is not None:
+        if name_field not in gdf.columns:
+            raise DataError(
+                f"{path.name}: the name column {name_field!r} (name_field:) does not exist; "
+                f"its columns are: {_columns(gdf)}"
+            )
+        source = gdf[name_field]
+    elif "name" in gdf.columns:
+        source = gdf["name"]
+    elif "名称" in gdf.columns:
+        source = gdf["名称"]
+    else:
+        source = pd.Series("", index=gdf.index)
+    gdf["name"] = source.map(lambda v: "" if pd.isna(v) else str(v)).astype(object)
+    # name first, geometry last: easy to read in notebooks.
+    ordered = ["name"] + [c for c in gdf.columns if c not in ("name", "geometry")] + ["geometry"]
+    return gdf[ordered]
+
+
+def _warn_dropped(count: int, total: int, path: Path, reason: str) -> None:
+    if count:
+        warnings.warn(
+            f"{path.name}: {count} of {total} row(s) {reason} and were dropped",
+            LifecircleWarning,
+            stacklevel=4,
+        )
+
+
+def _columns(frame: pd.DataFrame) -> str:
+    names = [str(c) for c in frame.columns if c != "geometry"]
+    return ", ".join(names) if names else "(none)"
