@@ -20,12 +20,19 @@ run: $(STAMP)
 report: $(STAMP)
 	$(BIN)/lifecircle report $(PROFILE)
 
-# Headless Chromium for the browser tests (tests/test_browser.py): installed with apt only when
-# running as root with apt-get available; otherwise those tests skip (they fail under CI=true).
+# Headless Chromium for the browser tests (tests/test_browser.py) and a CJK font for Chinese labels
+# in PNG maps and screenshots: installed with apt only when running as root with apt-get
+# available; otherwise the browser tests skip (they fail under CI=true) and PNGs use English.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 browser:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
-			|| echo "chromium unavailable: browser tests will skip"; \
+		missing=""; \
+		for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then \
+			echo "installing$$missing (apt)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+				|| echo "could not install$$missing: browser tests will skip"; \
+		fi; \
 	fi
 
 test: $(STAMP) browser

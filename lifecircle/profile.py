@@ -294,11 +294,11 @@ class Profile(_Strict):
             "shelter_category",
         ):
             key = getattr(self.indicators, field_name)
-            if key is not None and key not in self.categories:
-                # Indicators are optional per profile: an unknown key is only a typo when set
-                # explicitly, which the default keys are not.
-                if field_name in self.indicators.model_fields_set:
-                    raise ValueError(
+            # Indicators are optional per profile: an unknown key is only a typo when set
+            # explicitly, which the default keys are not.
+            explicit = field_name in self.indicators.model_fields_set
+            if key is not None and key not in self.categories and explicit:
+                raise ValueError(
                         f"indicators.{field_name} names category {key!r}, which the profile "
                         f"does not define; known: {sorted(self.categories)}"
                     )

@@ -1,0 +1,91 @@
+"""The online path end to end: a whole run against a local Overpass stand-in on 127.0.0.1
+(answering with real OSM data), then again from the cache with the server stopped, and the
+command line's fast offline fallback to the bundled sample."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import lifecircle as lc
+from lifecircle import cli
+
+from ._fake_overpass import FakeOverpass, OsmData
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def shanghai_osm(shared_data):
+    return OsmData.from_xml(shared_data / "shanghai_center.osm.bz2")
+
+
+@pytest.fixture
+def isolated_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(lc.settings, "data_raw_folder", tmp_path / "raw")
+    monkeypatch.setattr(lc.settings, "data_processed_folder", tmp_path / "processed")
+    monkeypatch.setattr(lc.settings, "maps_folder", tmp_path / "maps")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return tmp_path
+
+
+def _online_profile(shared_data):
+    base = lc.load_profile("huangpu")
+    return base.model_copy(
+        update={
+            "name": "online_test",
+            # About 1.5 km × 1.5 km around People's Square (人民广场).
+            "study_area": base.study_area.model_copy(
+                update={"file": None, "where": None, "bbox": (121.467, 31.225, 121.483, 31.239)}
+            ),
+            "network": base.network.model_copy(update={"source": "osm_online", "osm_file": None}),
+        }
+    )
+
+
+def test_online_run_then_cached_run_with_server_stopped(
+    shared_data, shanghai_osm, isolated_folders, monkeypatch
+):
+    monkeypatch.setenv("LIFECIRCLE_SHARED_DATA", str(shared_data))
+    profile = _online_profile(shared_data)
+    server = FakeOverpass(shanghai_osm).start()
+    monkeypatch.setattr(lc.settings, "overpass_url", server.url)
+    try:
+        first = lc.run(profile, progress=False)
+    finally:
+        server.stop()
+    assert server.queries, "the first run must have asked the local Overpass server"
+    cache = isolated_folders / "raw" / "online_test"
+    assert (cache / "network.graphml").is_file()
+
+    second = lc.run(profile, progress=False)  # the server is down: only the cache can answer
+    assert len(first.compounds) > 50
+    assert second.network.n_nodes == first.network.n_nodes
+    for column in ("nursery_dist_m", "culture_dist_m"):
+        np.testing.assert_array_equal(first.compounds[column], second.compounds[column])
+    assert first.compounds["snap_m"].median() < 50
+
+
+def test_cli_falls_back_to_the_sample_within_seconds_when_offline(isolated_folders, monkeypatch):
+    # Nothing listens on this port: the probe fails at once and nothing is cached.
+    monkeypatch.setattr(lc.settings, "overpass_url", "http://127.0.0.1:9/api")
+    start = time.perf_counter()
+    outcome = CliRunner().invoke(cli.app, ["run", "changning"])
+    elapsed = time.perf_counter() - start
+    assert outcome.exit_code == 0, outcome.output
+    assert "SAMPLE" in outcome.output
+    manifest = (isolated_folders / "processed" / "sample_helsinki" / "manifest.json").read_text()
+    assert '"sample": true' in manifest
+    html = (isolated_folders / "maps" / "sample_helsinki.html").read_text(encoding="utf-8")
+    assert "示例数据" in html or "SAMPLE" in html
+    assert elapsed < 60
+
+
+def test_cli_reports_errors_plainly(tmp_path):
+    outcome = CliRunner().invoke(cli.app, ["run", str(tmp_path / "missing.yaml")])
+    assert outcome.exit_code == 1
+    assert "does not exist" in " ".join(outcome.output.split())
