@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -23,6 +21,8 @@ from typing import Any
 import osmnx as ox
 import shapely
 from shapely.geometry.base import BaseGeometry
+
+from .io import write_text
 
 _MISSING = object()
 
@@ -112,30 +112,6 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through a temporary file in the same folder, then move it into place.
-
-    Parameters
-    ----------
-    path : Path
-        Final file path; its folder is created when missing.
-    write : callable
-        ``write(temporary_path)`` writes the whole content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    os.close(handle)
-    temporary = Path(temporary_name)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_sidecar(path: Path, content: Mapping[str, Any]) -> None:
     """Write a cache sidecar JSON atomically."""
-    text = json.dumps(dict(content), ensure_ascii=False, indent=2, sort_keys=True)
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    write_text(path, json.dumps(dict(content), ensure_ascii=False, indent=2, sort_keys=True))

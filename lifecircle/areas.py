@@ -8,10 +8,10 @@ from OpenStreetMap administrative boundaries (online, through Overpass).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,8 +24,10 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
 from . import settings
+from ._osm_cache import osmnx_settings
 from .crs import to_wgs84
 from .errors import DataError, LifecircleWarning, OfflineError
+from .osm import probe_service
 from .profile import Profile
 from .tables import read_layer
 
@@ -491,7 +493,7 @@ def _online(
     """
     import osmnx as ox
 
-    reachable = _reachable(probe_url)
+    reachable = probe_service(probe_url)
     try:
         with _osmnx_settings(fail_fast=not reachable):
             return call()
@@ -504,35 +506,20 @@ def _online(
         ) from None
 
 
-def _reachable(url: str) -> bool:
-    """True when the host answers within ``settings.reachability_timeout_s`` (any HTTP status)."""
-    try:
-        requests.head(url, timeout=settings.reachability_timeout_s, allow_redirects=False)
-    except requests.RequestException:
-        return False
-    return True
-
-
-@contextmanager
-def _osmnx_settings(*, fail_fast: bool) -> Iterator[None]:
+def _osmnx_settings(*, fail_fast: bool) -> contextlib.AbstractContextManager[None]:
     """Point osmnx at lifecircle's endpoints for one call, then restore its settings.
 
     When the service did not answer the probe, cached answers are still used but uncached
     requests fail within seconds instead of waiting for the full timeout and rate-limit pause.
     """
-    import osmnx as ox
-
-    names = ("overpass_url", "nominatim_url", "requests_timeout", "overpass_rate_limit")
-    saved = {name: getattr(ox.settings, name) for name in names}
-    ox.settings.overpass_url = settings.overpass_url
-    ox.settings.nominatim_url = settings.nominatim_url
-    ox.settings.requests_timeout = (
-        settings.reachability_timeout_s if fail_fast else settings.requests_timeout_s
-    )
+    values = {
+        "overpass_url": settings.overpass_url,
+        "nominatim_url": settings.nominatim_url,
+        "requests_timeout": (
+            settings.reachability_timeout_s if fail_fast else settings.requests_timeout_s
+        ),
+    }
     if fail_fast:
-        ox.settings.overpass_rate_limit = False
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(ox.settings, name, value)
+        values["overpass_rate_limit"] = False
+    return osmnx_settings(**values)
+

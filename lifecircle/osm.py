@@ -35,7 +35,6 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from . import settings
 from ._osm_cache import (
-    atomic_write,
     geometry_hash,
     osmnx_settings,
     osmnx_version,
@@ -52,6 +51,7 @@ from .errors import (
     NetworkError,
     OfflineError,
 )
+from .io import write_atomic
 
 __all__ = [
     "features_from_osm",
@@ -84,11 +84,48 @@ _GET_AN_EXTRACT = (
 # ---------------------------------------------------------------------------------------
 
 
-def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool:
-    """Check quickly whether an Overpass API endpoint answers.
+def probe_service(url: str, timeout: float | None = None) -> bool:
+    """Check quickly whether a web service answers at ``url``.
 
-    Sends ``GET {url}/status`` in a background thread and waits at most ``timeout``
-    seconds, so that a slow DNS lookup or a silent firewall cannot make it hang.
+    Sends ``GET url`` in a background thread and waits at most ``timeout`` seconds, so that a
+    slow DNS lookup or a silent firewall cannot make it hang.
+
+    Parameters
+    ----------
+    url : str
+        The address to try.
+    timeout : float, optional
+        Seconds to wait; default ``lifecircle.settings.reachability_timeout_s``.
+
+    Returns
+    -------
+    bool
+        True when the service answered with an HTTP status below 500 in time, False otherwise
+        (no exception escapes).
+    """
+    seconds = settings.reachability_timeout_s if timeout is None else float(timeout)
+    answered: list[bool] = []
+
+    def _probe() -> None:
+        try:
+            with requests.get(
+                url,
+                timeout=seconds,
+                stream=True,
+                headers={"User-Agent": "lifecircle (reachability check)"},
+            ) as response:
+                answered.append(response.status_code < 500)
+        except Exception:  # any failure means "not reachable"
+            answered.append(False)
+
+    thread = threading.Thread(target=_probe, name="lifecircle-probe", daemon=True)
+    thread.start()
+    thread.join(max(seconds, 0.0))
+    return bool(answered and answered[0])
+
+
+def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool:
+    """Check quickly whether an Overpass API endpoint answers (``GET {url}/status``).
 
     Parameters
     ----------
@@ -101,29 +138,10 @@ def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool
     Returns
     -------
     bool
-        True when the endpoint answered with an HTTP status below 500 in time, False
-        otherwise (no exception escapes).
+        See :func:`probe_service`.
     """
     base = (url or settings.overpass_url).rstrip("/")
-    seconds = settings.reachability_timeout_s if timeout is None else float(timeout)
-    answered: list[bool] = []
-
-    def _probe() -> None:
-        try:
-            with requests.get(
-                f"{base}/status",
-                timeout=seconds,
-                stream=True,
-                headers={"User-Agent": "lifecircle (reachability check)"},
-            ) as response:
-                answered.append(response.status_code < 500)
-        except Exception:  # any failure means "not reachable"
-            answered.append(False)
-
-    thread = threading.Thread(target=_probe, name="lifecircle-overpass-probe", daemon=True)
-    thread.start()
-    thread.join(max(seconds, 0.0))
-    return bool(answered and answered[0])
+    return probe_service(f"{base}/status", timeout)
 
 
 def _require_overpass(url: str, what: str) -> None:
@@ -540,7 +558,7 @@ def graph_from_osm_online(
     # Invalidate first: a crash between the two writes must not pair a new graph with an
     # old sidecar (or the reverse).
     sidecar_path.unlink(missing_ok=True)
-    atomic_write(graph_path, lambda temporary: ox.save_graphml(graph, temporary))
+    write_atomic(graph_path, lambda temporary: ox.save_graphml(graph, temporary))
     write_sidecar(
         sidecar_path,
         {
@@ -650,7 +668,7 @@ def features_from_osm(
             ) from exc
     result = _tidy_features(raw, tags, None)
     if cache_path is not None:
-        atomic_write(cache_path, lambda temporary: result.to_parquet(temporary))
+        write_atomic(cache_path, lambda temporary: result.to_parquet(temporary))
     return result
 
 

@@ -181,15 +181,21 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     with _timed(timings, "facilities", reporter):
         facility_layers = {}
         for key, category in profile.categories.items():
-            layer = _load_layer(profile, category.source, buffered, layer_osm_file, cache_dir)
-            facility_layers[key] = _clip(layer, buffered).reset_index(drop=True)
-            inputs[f"facilities.{key}"] = _describe_source(profile, category.source)
-            credits += [category.source.credit] if category.source.credit else []
+            parts = []
+            for number, source in enumerate(category.sources):
+                part = _load_layer(profile, source, buffered, layer_osm_file, cache_dir)
+                parts.append(_clip(part, buffered).assign(source_number=number))
+                credits += [source.credit] if source.credit else []
+            facility_layers[key] = gpd.GeoDataFrame(
+                pd.concat(parts, ignore_index=True), crs=settings.exchange_crs
+            )
+            described = "; ".join(_describe_source(profile, src) for src in category.sources)
+            inputs[f"facilities.{key}"] = described
             if facility_layers[key].empty:
                 warnings.warn(
                     f"no {category.label} facilities found in the study area (buffered by "
                     f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
-                    f"for {key}. Check the layer's source ({_describe_source(profile, category.source)}).",
+                    f"for {key}. Check the layer's source ({described}).",
                     LifecircleWarning,
                     stacklevel=2,
                 )
@@ -227,13 +233,13 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_snaps = {}
         for key, layer in facility_layers.items():
             facility_snaps[key] = snap_layer(network, layer, profile.snap_limit_m)
-            checks.warn_about_snaps(
-                facility_snaps[key],
-                f"{key} facilities",
-                profile.categories[key].source.crs,
-                network,
-                layer,
-            )
+            sources = profile.categories[key].sources
+            for number, source in enumerate(sources):
+                part = (layer["source_number"] == number).to_numpy()
+                what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
+                checks.warn_about_snaps(
+                    facility_snaps[key][part], what, source.crs, network, layer[part]
+                )
         access_graph = build_access_graph(network, compound_snaps, facility_snaps)
 
     with _timed(timings, "walking distances", reporter):

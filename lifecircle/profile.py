@@ -97,7 +97,8 @@ class Category(_Strict):
 
     Give either ``threshold_m`` with its ``threshold_source``, or a life-circle ``level``
     (``5min``, ``10min``, ``15min``) whose distance and source come from the profile's
-    ``threshold_preset``.
+    ``threshold_preset``. ``source`` is one layer source or a list of them (e.g. OpenStreetMap
+    tags *and* an official facility list), merged.
     """
 
     label: Label
@@ -105,7 +106,12 @@ class Category(_Strict):
     threshold_source: str = Field(min_length=3)
     level: LifeCircleLevel | None = None
     required: bool = True
-    source: LayerSource
+    source: LayerSource | list[LayerSource]
+
+    @property
+    def sources(self) -> list[LayerSource]:
+        """The category's layer sources (OSM tags and/or files), merged in the analysis."""
+        return self.source if isinstance(self.source, list) else [self.source]
 
 
 class StudyArea(_Strict):

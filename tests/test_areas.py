@@ -299,7 +299,7 @@ def test_sub_districts_from_osm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         calls.append((polygon, tags))
         return polygons
 
-    monkeypatch.setattr(areas, "_reachable", lambda url: True)
+    monkeypatch.setattr(areas, "probe_service", lambda url: True)
     monkeypatch.setattr(ox, "features_from_polygon", fake_features)
     profile = _profile(tmp_path, sub_districts={"osm_admin_level": 8})
     study_area = _square_study_area()
@@ -321,7 +321,7 @@ def test_offline_place_lookup_says_how_to_work_offline(
         seen["timeout"] = ox.settings.requests_timeout
         raise requests.exceptions.ConnectionError("Name or service not known")
 
-    monkeypatch.setattr(areas, "_reachable", lambda url: False)
+    monkeypatch.setattr(areas, "probe_service", lambda url: False)
     monkeypatch.setattr(ox, "geocode_to_gdf", unreachable)
     timeout_before = ox.settings.requests_timeout
     profile = _profile(tmp_path, study_area={"place": "Changning District, Shanghai"})
@@ -341,7 +341,7 @@ def test_offline_sub_districts_say_how_to_supply_a_file(
     def unreachable(polygon, tags):
         raise requests.exceptions.ConnectTimeout("timed out")
 
-    monkeypatch.setattr(areas, "_reachable", lambda url: False)
+    monkeypatch.setattr(areas, "probe_service", lambda url: False)
     monkeypatch.setattr(ox, "features_from_polygon", unreachable)
     profile = _profile(tmp_path, sub_districts={"osm_admin_level": 8})
     with pytest.raises(OfflineError, match="Overpass.*sub_districts: {file:"):
@@ -350,7 +350,7 @@ def test_offline_sub_districts_say_how_to_supply_a_file(
 
 def test_place_geocoded_to_a_polygon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _utm_frame([box(X0, Y0, X0 + 1500, Y0 + 1000)], display_name=["somewhere"])
-    monkeypatch.setattr(areas, "_reachable", lambda url: True)
+    monkeypatch.setattr(areas, "probe_service", lambda url: True)
     monkeypatch.setattr(ox, "geocode_to_gdf", lambda query, **kwargs: result)
     area = areas.study_area_polygon(_profile(tmp_path, study_area={"place": "Somewhere"}))
     assert area["name"].iloc[0] == "Somewhere"
@@ -359,7 +359,7 @@ def test_place_geocoded_to_a_polygon(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_place_that_is_a_point_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _utm_frame([Point(X0, Y0)])
-    monkeypatch.setattr(areas, "_reachable", lambda url: True)
+    monkeypatch.setattr(areas, "probe_service", lambda url: True)
     monkeypatch.setattr(ox, "geocode_to_gdf", lambda query, **kwargs: result)
     with pytest.raises(DataError, match="Point, not an area"):
         areas.study_area_polygon(_profile(tmp_path, study_area={"place": "A statue"}))

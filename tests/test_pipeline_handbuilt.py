@@ -252,3 +252,23 @@ def test_gcj02_layer_declared_as_wgs84_warns(study, tmp_path):
     fixed = lc.run(good, progress=False)
     assert fixed.compounds["snap_m"].median() == pytest.approx(15, abs=0.1)
     assert not any("GCJ02" in note for note in fixed.notes)
+
+
+def test_a_category_can_merge_several_sources(study, tmp_path):
+    """OSM tags and/or files: here two files, each with one nursery, are merged."""
+    profile = lc.load_profile(study)
+    extra = write_points_csv(tmp_path / "more.csv", [{"name": "托育点H", "x": 450, "y": -5}])
+    nursery = profile.categories["nursery"]
+    second = nursery.source.model_copy(update={"file": extra, "credit": "区托育名录 (test)"})
+    merged = nursery.model_copy(update={"source": [nursery.source, second]})
+    result = lc.run(
+        profile.model_copy(update={"categories": {**profile.categories, "nursery": merged}}),
+        progress=False,
+    )
+    a = _row(result, "A小区")
+    # H is 100 m west of A along the street, F 150 m east: both within 300 m.
+    assert a["nursery_count"] == 2
+    assert a["nursery_dist_m"] == pytest.approx(10 + 100 + 5, abs=0.2)
+    assert a["nursery_nearest"] == "托育点H"
+    assert "区托育名录 (test)" in result.credits
+    assert sorted(result.facilities.query("category == 'nursery'")["name"]) == ["托育点F", "托育点H"]
