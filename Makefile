@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The main job: the full analysis of PROFILE (run outputs, indicator report, gap maps).
 run: $(STAMP)
-	$(BIN)/lifecircle run $(PROFILE)
+	$(BIN)/lifecircle report $(PROFILE)
 
 report: $(STAMP)
 	$(BIN)/lifecircle report $(PROFILE)

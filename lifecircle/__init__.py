@@ -14,12 +14,14 @@ from .errors import (
 )
 from .pipeline import RunResult, run, write_outputs
 from .profile import Profile, builtin_profiles, load_profile
+from .report import IndicatorReport, indicator_report, write_report, write_report_bundle
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CRSError",
     "DataError",
+    "IndicatorReport",
     "LifecircleError",
     "LifecircleWarning",
     "NetworkError",
@@ -28,8 +30,11 @@ __all__ = [
     "ProfileError",
     "RunResult",
     "builtin_profiles",
+    "indicator_report",
     "load_profile",
     "run",
     "settings",
     "write_outputs",
+    "write_report",
+    "write_report_bundle",
 ]

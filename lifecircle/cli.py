@@ -17,6 +17,7 @@ from . import pipeline
 from .coverage import ALL_AREAS
 from .errors import LifecircleError, OfflineError
 from .profile import builtin_profiles, load_profile
+from .report import IndicatorReport, indicator_report, write_report_bundle
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -36,6 +37,9 @@ OsmFileOpt = Annotated[
     Path | None,
     typer.Option("--osm-file", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
 ]
+SampleFallbackOpt = Annotated[
+    bool, typer.Option(help="When OpenStreetMap is unreachable, analyse the bundled sample.")
+]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
 ]
@@ -49,31 +53,100 @@ def run(
     offline_map: Annotated[
         bool, typer.Option("--offline-map", help="Write a self-contained HTML map (no internet).")
     ] = False,
-    sample_fallback: Annotated[
-        bool,
-        typer.Option(help="When OpenStreetMap is unreachable, analyse the bundled sample."),
-    ] = True,
+    sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
     try:
-        study = load_profile(profile)
-        try:
-            result = pipeline.run(study, osm_file=osm_file)
-        except OfflineError as exc:
-            if not sample_fallback or osm_file is not None:
-                raise
-            err_console.print(f"[bold red]offline:[/] {exc}")
-            err_console.print(
-                f"[bold]Analysing the bundled real OpenStreetMap SAMPLE ({SAMPLE_PROFILE}) "
-                "instead, so that you see a complete run. Its outputs are labelled as a sample "
-                "and say nothing about your study area.[/]"
-            )
-            result = pipeline.run(load_profile(SAMPLE_PROFILE))
+        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
         written = pipeline.write_outputs(result, out, self_contained_map=offline_map)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
     print_summary(result)
+    _print_written(written)
+
+
+@app.command()
+def report(
+    profile: ProfileArg = "changning",
+    osm_file: OsmFileOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder: run outputs go there, the report into its report/ sub-folder "
+            "(default data/processed/<profile> and maps/).",
+        ),
+    ] = None,
+    online_map: Annotated[
+        bool,
+        typer.Option(
+            "--online-map",
+            help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
+            "(default: self-contained maps that work offline).",
+        ),
+    ] = False,
+    sample_fallback: SampleFallbackOpt = True,
+) -> None:
+    """Run PROFILE and write the planners' indicator report, gap layers and maps."""
+    try:
+        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
+        written = pipeline.write_outputs(result, out, self_contained_map=not online_map)
+        written += write_report_bundle(
+            result,
+            None if out is None else out / "report",
+            maps_dir=out,
+            offline_map=not online_map,
+        )
+        indicators = indicator_report(result)
+    except LifecircleError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    print_summary(result)
+    print_indicators(indicators)
+    _print_written(written)
+
+
+def run_with_fallback(
+    profile: str | Path, osm_file: Path | None = None, *, sample_fallback: bool = True
+) -> pipeline.RunResult:
+    """Run a profile; when OpenStreetMap is unreachable, run the bundled sample instead.
+
+    Parameters
+    ----------
+    profile : str or Path
+        Built-in profile name or YAML path.
+    osm_file : Path, optional
+        Local OSM file for the network (no fallback when given: the file is the user's choice).
+    sample_fallback : bool
+        Fall back to the sample profile (:data:`SAMPLE_PROFILE`) on :class:`OfflineError`,
+        saying so on the terminal.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    LifecircleError
+        Any error of the run (including OfflineError when there is no fallback).
+    """
+    study = load_profile(profile)
+    try:
+        return pipeline.run(study, osm_file=osm_file)
+    except OfflineError as exc:
+        if not sample_fallback or osm_file is not None:
+            raise
+        err_console.print(f"[bold red]offline:[/] {exc}")
+        err_console.print(
+            f"[bold]Analysing the bundled real OpenStreetMap SAMPLE ({SAMPLE_PROFILE}) "
+            "instead, so that you see a complete run. Its outputs are labelled as a sample "
+            "and say nothing about your study area.[/]"
+        )
+        return pipeline.run(load_profile(SAMPLE_PROFILE))
+
+
+def _print_written(written: list[Path]) -> None:
     console.print("\n[bold]Written:[/]")
     for path in written:
         console.print(f"  {path}")
@@ -125,6 +198,31 @@ def print_summary(result: pipeline.RunResult) -> None:
         console.print(targets)
     for credit in result.credits:
         console.print(f"[dim]{credit}[/]")
+
+
+def print_indicators(indicators: IndicatorReport) -> None:
+    """Print the plan-indicator table of an indicator report, its notes numbered below it."""
+    title = "规划指标 Plan indicators"
+    if indicators.sample:
+        title = f"SAMPLE DATA 示例数据 — {title}"
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "指标 Indicator", "目标 Target", "实测 Measured", "结果 Result"):
+        table.add_column(column, overflow="fold")
+    for number, row in enumerate(indicators.indicators.itertuples(), start=1):
+        if pd.isna(row.met):
+            result = "[yellow]n/a[/]"
+        else:
+            result = "[green]达标 met[/]" if row.met else "[red]未达标 not met[/]"
+        table.add_row(
+            str(number),
+            f"{row.indicator_zh}\n{row.indicator_en}",
+            row.target,
+            row.measured or "—",
+            result,
+        )
+    console.print(table)
+    for number, note in enumerate(indicators.indicators["note"], start=1):
+        console.print(f"[dim]{number}. {note}[/]", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -144,6 +144,21 @@ def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool
     return probe_service(f"{base}/status", timeout)
 
 
+def _read_cache(path: Path, reader: Any, what: str) -> Any | None:
+    """Read a cached download, or None when it is missing or broken (then it is fetched again)."""
+    if not path.is_file():
+        return None
+    try:
+        return reader(path)
+    except Exception as exc:  # a broken cache is downloaded again, never trusted
+        warnings.warn(
+            f"Cached {what} {path} is unreadable ({exc}); downloading it again.",
+            LifecircleWarning,
+            stacklevel=3,
+        )
+        return None
+
+
 def _require_overpass(url: str, what: str) -> None:
     """Raise OfflineError within the reachability timeout when ``url`` does not answer."""
     if probe_overpass(url):
@@ -510,19 +525,10 @@ def graph_from_osm_online(
     polygon_key = geometry_hash(polygon_wgs84)
 
     sidecar = read_sidecar(sidecar_path)
-    if (
-        graph_path.is_file()
-        and sidecar is not None
-        and sidecar.get("polygon_sha256") == polygon_key
-    ):
-        try:
-            return ox.load_graphml(graph_path)
-        except Exception as exc:  # a broken cache is downloaded again
-            warnings.warn(
-                f"Cached network {graph_path} is unreadable ({exc}); downloading it again.",
-                LifecircleWarning,
-                stacklevel=2,
-            )
+    if sidecar is not None and sidecar.get("polygon_sha256") == polygon_key:
+        cached = _read_cache(graph_path, ox.load_graphml, "network")
+        if cached is not None:
+            return cached
 
     url = settings.overpass_url.rstrip("/")
     _require_overpass(url, "the walking network")
@@ -642,15 +648,9 @@ def features_from_osm(
     cache_path = None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"features_{request_hash(polygon_wgs84, tags)[:24]}.parquet"
-        if cache_path.is_file():
-            try:
-                return gpd.read_parquet(cache_path)
-            except Exception as exc:  # a broken cache is downloaded again
-                warnings.warn(
-                    f"Cached features {cache_path} are unreadable ({exc}); downloading again.",
-                    LifecircleWarning,
-                    stacklevel=2,
-                )
+        cached = _read_cache(cache_path, gpd.read_parquet, "features")
+        if cached is not None:
+            return cached
 
     url = settings.overpass_url.rstrip("/")
     _require_overpass(url, f"OpenStreetMap features {tags}")
