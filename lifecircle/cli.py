@@ -63,7 +63,7 @@ def run(
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
     print_summary(result)
-    _print_written(written)
+    _print_written(written, result.profile.sample)
 
 
 @app.command()
@@ -104,7 +104,7 @@ def report(
         raise typer.Exit(code=1) from None
     print_summary(result)
     print_indicators(indicators)
-    _print_written(written)
+    _print_written(written, result.profile.sample)
 
 
 def run_with_fallback(
@@ -146,10 +146,16 @@ def run_with_fallback(
         return pipeline.run(load_profile(SAMPLE_PROFILE))
 
 
-def _print_written(written: list[Path]) -> None:
+def _print_written(written: list[Path], sample: bool = False) -> None:
     console.print("\n[bold]Written:[/]")
     for path in written:
         console.print(f"  {path}")
+    if sample:
+        console.print(
+            "\n[bold yellow]These outputs analyse the bundled SAMPLE (示例数据), not your study "
+            "area.[/] To analyse it offline, give a local OpenStreetMap extract: "
+            "lifecircle run PROFILE --osm-file extract.osm.pbf"
+        )
 
 
 @app.command("profiles")

@@ -67,3 +67,39 @@ def write_boxes(path: Path, boxes: dict[str, tuple[float, float, float, float]])
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
     return path
 
+
+
+def write_osm_with_features(
+    path: Path,
+    ways: list[list[tuple[float, float]]],
+    pois: list[tuple[float, float, dict[str, str]]],
+    areas: list[tuple[list[tuple[float, float]], dict[str, str]]],
+) -> Path:
+    """OSM XML with streets, tagged point features and tagged closed-way areas (metres)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    node_ids: dict[tuple[float, float], int] = {}
+
+    def node(xy: tuple[float, float], tags: dict[str, str] | None = None) -> int:
+        if xy in node_ids and not tags:
+            return node_ids[xy]
+        number = len(lines) + 1
+        lon, lat = lonlat(*xy)
+        body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in (tags or {}).items())
+        lines.append(f'<node id="{number}" version="1" lat="{lat:.9f}" lon="{lon:.9f}">{body}</node>')
+        if not tags:
+            node_ids[xy] = number
+        return number
+
+    way_lines = []
+    for number, coords in enumerate(ways, start=1):
+        refs = "".join(f'<nd ref="{node(xy)}"/>' for xy in coords)
+        way_lines.append(f'<way id="{number}" version="1">{refs}<tag k="highway" v="residential"/></way>')
+    for xy, tags in [(p[:2], p[2]) for p in pois]:
+        node(xy, tags)
+    for number, (ring, tags) in enumerate(areas, start=len(ways) + 1):
+        ids = [node(xy) for xy in ring]
+        refs = "".join(f'<nd ref="{i}"/>' for i in [*ids, ids[0]])
+        body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        way_lines.append(f'<way id="{number}" version="1">{refs}{body}</way>')
+    path.write_text("\n".join([*lines, *way_lines, "</osm>"]) + "\n", encoding="utf-8")
+    return path

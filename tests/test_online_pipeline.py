@@ -89,3 +89,60 @@ def test_cli_reports_errors_plainly(tmp_path):
     outcome = CliRunner().invoke(cli.app, ["run", str(tmp_path / "missing.yaml")])
     assert outcome.exit_code == 1
     assert "does not exist" in " ".join(outcome.output.split())
+
+
+def test_osm_tag_profile_online_with_known_answers(tmp_path, isolated_folders, monkeypatch):
+    """The changning profile's OSM-tag layers (facilities and compounds) through Overpass."""
+    from ._handbuilt import write_osm_with_features
+
+    path = write_osm_with_features(
+        tmp_path / "features.osm",
+        ways=[[(float(x), 0.0) for x in range(0, 1001, 100)]],
+        pois=[
+            (200, 10, {"amenity": "kindergarten", "name": "幼儿园甲"}),
+            (900, -10, {"amenity": "library", "name": "图书馆乙"}),
+            (500, 5, {"emergency": "assembly_point", "name": "避难点丙"}),
+            (100, -5, {"social_facility": "nursing_home", "name": "养老院丁"}),
+        ],
+        areas=[
+            # Compound 东苑: a 40 m square whose centre is 50 m north of the street at x=600.
+            ([(580, 30), (620, 30), (620, 70), (580, 70)], {"landuse": "residential", "name": "东苑"}),
+            ([(180, -70), (220, -70), (220, -30), (180, -30)], {"landuse": "residential", "name": "西苑"}),
+        ],
+    )
+    server = FakeOverpass(OsmData.from_xml(path)).start()
+    monkeypatch.setattr(lc.settings, "overpass_url", server.url)
+    from ._handbuilt import lonlat
+
+    west, south = lonlat(-50, -150)
+    east, north = lonlat(1050, 150)
+    base = lc.load_profile("changning")
+    profile = base.model_copy(
+        update={
+            "study_area": base.study_area.model_copy(
+                update={"district": None, "bbox": (west, south, east, north)}
+            ),
+            "sub_districts": None,
+        }
+    )
+    try:
+        first = lc.run(profile, progress=False)
+    finally:
+        server.stop()
+    second = lc.run(profile, progress=False)  # from the cache, server stopped
+
+    for result in (first, second):
+        c = result.compounds.set_index("name")
+        assert sorted(c.index) == ["东苑", "西苑"]
+        # Representative points of the squares sit at their centres: 50 m from the street.
+        assert c.loc["西苑", "snap_m"] == pytest.approx(50, abs=0.5)
+        assert c.loc["西苑", "nursery_dist_m"] == pytest.approx(50 + 10, abs=0.5)
+        assert c.loc["东苑", "nursery_dist_m"] == pytest.approx(50 + 400 + 10, abs=0.5)
+        assert c.loc["东苑", "shelter_dist_m"] == pytest.approx(50 + 100 + 5, abs=0.5)
+        assert c.loc["东苑", "culture_dist_m"] == pytest.approx(50 + 300 + 10, abs=0.5)
+        assert c.loc["西苑", "elderly_care_dist_m"] == pytest.approx(50 + 100 + 5, abs=0.5)
+        assert list(c.loc[["东苑", "西苑"], "nursery_covered"]) == [False, True]
+        assert c.loc["东苑", "shelter_nearest"] == "避难点丙"
+    np.testing.assert_allclose(
+        first.compounds["culture_dist_m"], second.compounds["culture_dist_m"]
+    )

@@ -272,3 +272,13 @@ def test_a_category_can_merge_several_sources(study, tmp_path):
     assert a["nursery_nearest"] == "托育点H"
     assert "区托育名录 (test)" in result.credits
     assert sorted(result.facilities.query("category == 'nursery'")["name"]) == ["托育点F", "托育点H"]
+
+
+def test_runs_are_deterministic(study, result):
+    again = lc.run(study, progress=False)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.compounds.drop(columns="geometry")),
+        pd.DataFrame(result.compounds.drop(columns="geometry")),
+    )
+    pd.testing.assert_frame_equal(again.coverage, result.coverage)
+    assert again.compounds.geometry.equals(result.compounds.geometry)
