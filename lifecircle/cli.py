@@ -91,14 +91,15 @@ def report(
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
+        indicators = indicator_report(result)
         written = pipeline.write_outputs(result, out, self_contained_map=not online_map)
         written += write_report_bundle(
             result,
             None if out is None else out / "report",
             maps_dir=out,
             offline_map=not online_map,
+            report=indicators,
         )
-        indicators = indicator_report(result)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None

@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import settings
-from .errors import ProfileError
+from .crs import canonical_crs
+from .errors import CRSError, ProfileError
 
 _ENV_PATTERN = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 # A Path field collapses "pkgdata://x" to "pkgdata:/x": accept one or more slashes.
@@ -27,6 +28,16 @@ _PKGDATA_PATTERN = re.compile(r"^pkgdata:/+(?P<package>[A-Za-z_][\w.]*)/(?P<file
 class _Strict(BaseModel):
     # Unknown keys are typos until proven otherwise: reject them with the field's name.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("crs", check_fields=False)
+    @classmethod
+    def _known_crs(cls, value: str) -> str:
+        """Check declared coordinate systems when the profile is read, not mid-run."""
+        try:
+            canonical_crs(value)
+        except CRSError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class Label(_Strict):

@@ -987,6 +987,7 @@ def write_report_bundle(
     *,
     maps_dir: str | Path | None = None,
     offline_map: bool = True,
+    report: IndicatorReport | None = None,
 ) -> list[Path]:
     """Write everything a planner needs: report, gap layers, gap map and static maps.
 
@@ -1001,6 +1002,9 @@ def write_report_bundle(
     offline_map : bool, default True
         Write an HTML map that works with no internet (inline scripts, no background tiles);
         False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+    report : IndicatorReport, optional
+        The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
+        a population raster again).
 
     Returns
     -------
@@ -1016,7 +1020,7 @@ def write_report_bundle(
     profile = result.profile
     folder = Path(out) if out is not None else output_dir(profile) / "report"
     map_folder = Path(maps_dir) if maps_dir else (folder if out is not None else settings.maps_folder)
-    report = indicator_report(result)
+    report = report if report is not None else indicator_report(result)
     service_areas = gaps.result_service_areas(result)
     layers = {"service_areas": service_areas}
     layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}

@@ -125,3 +125,10 @@ def test_paths_resolve_against_the_profile_folder_and_env(tmp_path, monkeypatch)
     assert profile.resolve(profile.network.osm_file) == tmp_path / "fallback" / "x.osm"
     monkeypatch.setenv("MY_DATA", "/data/here")
     assert str(profile.resolve(profile.network.osm_file)) == "/data/here/x.osm"
+
+
+def test_unknown_crs_is_refused_when_the_profile_is_read(tmp_path):
+    data = _minimal()
+    data["compounds"]["source"] = {"file": "c.csv", "crs": "wsg84"}
+    with pytest.raises(ProfileError, match=r"compounds\.source\.crs.*unknown coordinate system 'wsg84'"):
+        lc.load_profile(_write(tmp_path, data))
