@@ -38,6 +38,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m ruff check lifecircle tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -45,6 +46,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check lifecircle tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf data/processed/* maps/*.html maps/*.png

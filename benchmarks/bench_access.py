@@ -44,14 +44,14 @@ import shapely
 
 import lifecircle
 from lifecircle import settings
-from lifecircle.access import (
+from lifecircle.analysis.access import (
     STATUS_OK,
     AccessGraph,
     build_access_graph,
     category_access,
     snap_layer,
 )
-from lifecircle.network import WalkNetwork, walking_network
+from lifecircle.analysis.network import WalkNetwork, walking_network
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from . import settings
+from .analysis.indicators import IndicatorReport, indicator_report
+from .analysis.result import RunResult
 from .errors import (
     CRSError,
     DataError,
+    InputFileError,
     LifecircleError,
     LifecircleWarning,
     NetworkError,
     OfflineError,
+    OutputError,
     ProfileError,
 )
-from .pipeline import RunResult, run, write_outputs
+from .outputs.bundle import write_outputs, write_report, write_report_bundle
+from .pipeline import run
 from .profile import Profile, builtin_profiles, load_profile
-from .report import IndicatorReport, indicator_report, write_report, write_report_bundle
 
 __version__ = "0.1.0"
 
@@ -22,10 +26,12 @@ __all__ = [
     "CRSError",
     "DataError",
     "IndicatorReport",
+    "InputFileError",
     "LifecircleError",
     "LifecircleWarning",
     "NetworkError",
     "OfflineError",
+    "OutputError",
     "Profile",
     "ProfileError",
     "RunResult",

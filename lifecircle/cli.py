@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from . import pipeline
-from .coverage import ALL_AREAS
+from .analysis.indicators import IndicatorReport, indicator_report
+from .analysis.result import RunResult
 from .errors import LifecircleError, OfflineError
+from .outputs.bundle import write_outputs
 from .profile import builtin_profiles, load_profile
-from .report import IndicatorReport, indicator_report, write_report_bundle
+from .schema import ALL_AREAS
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -43,6 +45,14 @@ SampleFallbackOpt = Annotated[
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
 ]
+OnlineMapOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online-map/--offline-map",
+        help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
+        "(default: self-contained maps that work offline).",
+    ),
+]
 
 
 @app.command()
@@ -50,15 +60,13 @@ def run(
     profile: ProfileArg = "changning",
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
-    offline_map: Annotated[
-        bool, typer.Option("--offline-map", help="Write a self-contained HTML map (no internet).")
-    ] = False,
+    online_map: OnlineMapOpt = False,
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        written = pipeline.write_outputs(result, out, self_contained_map=offline_map)
+        written = write_outputs(result, out, self_contained_map=not online_map)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -78,27 +86,15 @@ def report(
             "(default data/processed/<profile> and maps/).",
         ),
     ] = None,
-    online_map: Annotated[
-        bool,
-        typer.Option(
-            "--online-map",
-            help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
-            "(default: self-contained maps that work offline).",
-        ),
-    ] = False,
+    online_map: OnlineMapOpt = False,
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
         indicators = indicator_report(result)
-        written = pipeline.write_outputs(result, out, self_contained_map=not online_map)
-        written += write_report_bundle(
-            result,
-            None if out is None else out / "report",
-            maps_dir=out,
-            offline_map=not online_map,
-            report=indicators,
+        written = write_outputs(
+            result, out, self_contained_map=not online_map, report=indicators
         )
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
@@ -110,7 +106,7 @@ def report(
 
 def run_with_fallback(
     profile: str | Path, osm_file: Path | None = None, *, sample_fallback: bool = True
-) -> pipeline.RunResult:
+) -> RunResult:
     """Run a profile; when OpenStreetMap is unreachable, run the bundled sample instead.
 
     Parameters
@@ -167,7 +163,7 @@ def list_profiles() -> None:
         console.print(f"{name:18s} {study.title.zh} / {study.title.en}")
 
 
-def print_summary(result: pipeline.RunResult) -> None:
+def print_summary(result: RunResult) -> None:
     """Print the whole-area coverage and the targets as terminal tables."""
     profile = result.profile
     title = f"{profile.title.zh} / {profile.title.en}"

@@ -1,4 +1,8 @@
-"""Typed errors and warnings, worded for a planner: what is wrong, where, and what to do."""
+"""Typed errors and warnings, worded for a planner: what is wrong, where, and what to do.
+
+As in osmnx, every error also subclasses the matching built-in exception, so that code which
+catches ``ValueError``, ``FileNotFoundError``, ``OSError`` or ``ConnectionError`` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,32 @@ class LifecircleError(Exception):
     """Base class of every error lifecircle raises on purpose."""
 
 
-class ProfileError(LifecircleError):
+class ProfileError(LifecircleError, ValueError):
     """The study profile (YAML) is missing, malformed or inconsistent."""
 
 
-class DataError(LifecircleError):
-    """An input layer is missing, unreadable, empty or has the wrong columns."""
+class DataError(LifecircleError, ValueError):
+    """An input layer is unreadable, empty, has the wrong columns or implausible values."""
+
+
+class InputFileError(DataError, FileNotFoundError):
+    """An input file named by the profile or the command line does not exist or is a folder."""
 
 
 class CRSError(DataError):
     """A coordinate system is unknown or does not fit the data."""
 
 
-class NetworkError(LifecircleError):
+class NetworkError(LifecircleError, RuntimeError):
     """The walking network cannot be built, downloaded or read."""
 
 
-class OfflineError(NetworkError):
+class OfflineError(NetworkError, ConnectionError):
     """OpenStreetMap is unreachable and nothing usable is cached."""
+
+
+class OutputError(LifecircleError, OSError):
+    """Results cannot be written: the output folder is unwritable, full, or in use."""
 
 
 class LifecircleWarning(UserWarning):

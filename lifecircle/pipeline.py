@@ -1,7 +1,7 @@
-"""The public run: profile → sources → network → access → coverage → outputs.
+"""The public run: profile → sources → network → access → coverage, in memory.
 
 This module only orchestrates; every step lives in its own module. :func:`run` computes
-everything in memory first and writes nothing until the analysis succeeded, so a failing run
+everything in memory and writes nothing (:mod:`lifecircle.outputs` writes), so a failing run
 leaves earlier outputs untouched.
 """
 
@@ -19,73 +19,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import areas, checks, coverage, io, osm, settings, tables
+from . import schema, settings
 from ._progress import Reporter
-from .access import (
+from .analysis import checks, coverage
+from .analysis.access import (
     AccessGraph,
     build_access_graph,
     category_access,
     representative_points,
     snap_layer,
 )
+from .analysis.network import WalkNetwork, walking_network
+from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
-from .network import WalkNetwork, walking_network
 from .profile import LayerSource, Profile, load_profile
-
-
-@dataclass
-class RunResult:
-    """Everything one run computed; what :func:`write_outputs` writes and notebooks inspect.
-
-    Attributes
-    ----------
-    profile : Profile
-    study_area : geopandas.GeoDataFrame
-        The study-area polygon (EPSG:4326).
-    sub_districts : geopandas.GeoDataFrame or None
-    network : WalkNetwork
-        The projected walking network (study area buffered by the largest threshold).
-    access_graph : AccessGraph
-    compounds : geopandas.GeoDataFrame
-        One row per compound inside the study area (EPSG:4326) with population, snap, status
-        and per-category distance/time/count/covered columns, and ``complete``.
-    facilities : geopandas.GeoDataFrame
-        All facilities (EPSG:4326) with ``category``, ``name``, snap distance and status.
-    facility_snaps : dict of str to pandas.DataFrame
-        Per category, the snaps (network CRS), aligned with that category's facilities.
-    coverage : pandas.DataFrame
-        From :func:`lifecircle.coverage.coverage_table` (by sub-district when known).
-    targets : pandas.DataFrame
-        From :func:`lifecircle.coverage.check_targets`.
-    inputs : dict
-        Role → file or source description (for the manifest).
-    credits : list of str
-        Data-source credits to show on maps and reports.
-    timings : dict
-        Step → seconds.
-    notes : list of str
-        Warnings raised during the run, for the manifest and reports.
-    """
-
-    profile: Profile
-    study_area: gpd.GeoDataFrame
-    sub_districts: gpd.GeoDataFrame | None
-    network: WalkNetwork
-    access_graph: AccessGraph
-    compounds: gpd.GeoDataFrame
-    facilities: gpd.GeoDataFrame
-    facility_snaps: dict[str, pd.DataFrame]
-    coverage: pd.DataFrame
-    targets: pd.DataFrame
-    inputs: dict[str, Any] = field(default_factory=dict)
-    credits: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def categories(self) -> list[str]:
-        """Category keys in profile order."""
-        return list(self.profile.categories)
+from .sources import areas, osm, tables
 
 
 @contextmanager
@@ -153,121 +101,33 @@ def run(
 
 
 def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> RunResult:
-    inputs: dict[str, Any] = {}
-    credits = [settings.osm_attribution]
+    """The run as a sequence of named steps, each timed and announced."""
+    log = _RunLog(credits=[settings.osm_attribution])
     cache_dir = settings.data_raw_folder / profile.name
-
     with _timed(timings, "study area", reporter):
-        study_area = areas.study_area_polygon(profile)
-        area_polygon = study_area.geometry.iloc[0]
-        buffered = areas.buffer_polygon(area_polygon, profile.max_threshold_m, profile.projected_crs)
-        inputs["study_area"] = _describe_area(profile)
-
+        study_area, area_polygon, buffered = _study_area(profile, log)
     with _timed(timings, "network", reporter):
-        osm_file = profile.resolve(profile.network.osm_file)
-        if profile.network.source == "osm_file":
-            graph = osm.graph_from_osm_file(osm_file, buffered)
-            inputs["network"] = osm_file
-        else:
-            graph = osm.graph_from_osm_online(buffered, cache_dir)
-            inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
-        network = walking_network(graph, profile.projected_crs)
-        reporter.info(
-            f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
-            f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
-        )
-
-    layer_osm_file = osm_file if profile.network.source == "osm_file" else None
+        network, layer_osm_file = _network(profile, buffered, cache_dir, log, reporter)
     with _timed(timings, "facilities", reporter):
-        facility_layers = {}
-        for key, category in profile.categories.items():
-            parts = []
-            for number, source in enumerate(category.sources):
-                part = _load_layer(profile, source, buffered, layer_osm_file, cache_dir)
-                parts.append(_clip(part, buffered).assign(source_number=number))
-                credits += [source.credit] if source.credit else []
-            facility_layers[key] = gpd.GeoDataFrame(
-                pd.concat(parts, ignore_index=True), crs=settings.exchange_crs
-            )
-            described = "; ".join(_describe_source(profile, src) for src in category.sources)
-            inputs[f"facilities.{key}"] = described
-            if facility_layers[key].empty:
-                warnings.warn(
-                    f"no {category.label} facilities found in the study area (buffered by "
-                    f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
-                    f"for {key}. Check the layer's source ({described}).",
-                    LifecircleWarning,
-                    stacklevel=2,
-                )
-            reporter.info(f"{key}: {len(facility_layers[key]):,} facilities")
-
+        facility_layers = {
+            key: _facility_layer(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
+            for key in profile.categories
+        }
     with _timed(timings, "compounds", reporter):
-        source = profile.compounds.source
-        raw = _load_layer(profile, source, area_polygon, layer_osm_file, cache_dir)
-        compounds = _clip(raw, area_polygon).reset_index(drop=True)
-        inputs["compounds"] = _describe_source(profile, source)
-        credits += [source.credit] if source.credit else []
-        if compounds.empty:
-            raise DataError(
-                f"none of the {len(raw):,} compounds from {_describe_source(profile, source)} "
-                "lies inside the study area: check the study area and the layer's coordinate "
-                "system ('crs:' in the profile)"
-            )
-        compounds.insert(0, "compound_id", np.arange(len(compounds)))
-        compounds["households"] = (
-            pd.to_numeric(compounds[profile.compounds.households_field], errors="coerce")
-            if profile.compounds.households_field
-            else np.nan
-        )
-        compounds["population"] = coverage.compound_population(
-            compounds,
-            profile.compounds.households_field,
-            profile.compounds.population_field,
-            profile.compounds.persons_per_household,
-        )
-        reporter.info(f"compounds in the study area: {len(compounds):,}")
-
+        compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
     with _timed(timings, "snapping", reporter):
-        compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
-        checks.warn_about_snaps(compound_snaps, "compounds", source.crs, network, compounds)
-        facility_snaps = {}
-        for key, layer in facility_layers.items():
-            facility_snaps[key] = snap_layer(network, layer, profile.snap_limit_m)
-            sources = profile.categories[key].sources
-            for number, source in enumerate(sources):
-                part = (layer["source_number"] == number).to_numpy()
-                what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
-                checks.warn_about_snaps(
-                    facility_snaps[key][part], what, source.crs, network, layer[part]
-                )
+        compound_snaps, facility_snaps = _snaps(profile, network, compounds, facility_layers)
         access_graph = build_access_graph(network, compound_snaps, facility_snaps)
-
     with _timed(timings, "walking distances", reporter):
-        columns = []
-        for key, category in profile.categories.items():
-            names = facility_layers[key]["name"].to_numpy() if "name" in facility_layers[key] else None
-            with reporter.bar(f"{key} ({category.threshold_m:.0f} m)", len(facility_layers[key])) as bar:
-                columns.append(
-                    category_access(
-                        access_graph,
-                        key,
-                        category.threshold_m,
-                        profile.walking_speed_m_per_min,
-                        names,
-                        progress=bar,
-                    )
-                )
-
+        columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
         compounds = _assemble_compounds(compounds, compound_snaps, columns, network, profile)
         sub_districts = areas.sub_district_polygons(profile, study_area)
-        compounds["sub_district"] = coverage.assign_sub_districts(compounds, sub_districts)
-        table = coverage.coverage_table(
-            compounds, list(profile.categories), by="sub_district" if sub_districts is not None else None
-        )
+        compounds[schema.SUB_DISTRICT] = coverage.assign_sub_districts(compounds, sub_districts)
+        by = schema.SUB_DISTRICT if sub_districts is not None else None
+        table = coverage.coverage_table(compounds, list(profile.categories), by=by)
         targets = coverage.check_targets(table, profile.targets)
         facilities = _assemble_facilities(facility_layers, facility_snaps, network)
-
     return RunResult(
         profile=profile,
         study_area=study_area,
@@ -279,10 +139,165 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_snaps=facility_snaps,
         coverage=table,
         targets=targets,
-        inputs=inputs,
-        credits=list(dict.fromkeys(credits)),
+        inputs=log.inputs,
+        credits=list(dict.fromkeys(log.credits)),
         timings=timings,
     )
+
+
+@dataclass
+class _RunLog:
+    """What the steps record for the manifest and the credits."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    credits: list[str] = field(default_factory=list)
+
+    def source(self, role: str, profile: Profile, sources: list[LayerSource]) -> str:
+        """Record the layer sources of one role (and their credits); return the description."""
+        described = "; ".join(_describe_source(profile, src) for src in sources)
+        self.inputs[role] = described
+        self.credits += [src.credit for src in sources if src.credit]
+        return described
+
+
+def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, Any]:
+    study_area = areas.study_area_polygon(profile)
+    area_polygon = study_area.geometry.iloc[0]
+    buffered = areas.buffer_polygon(area_polygon, profile.max_threshold_m, profile.projected_crs)
+    log.inputs["study_area"] = _describe_area(profile)
+    return study_area, area_polygon, buffered
+
+
+def _network(
+    profile: Profile, buffered: Any, cache_dir: Path, log: _RunLog, reporter: Reporter
+) -> tuple[WalkNetwork, Path | None]:
+    """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
+    osm_file = profile.resolve(profile.network.osm_file)
+    if profile.network.source == "osm_file":
+        graph = osm.graph_from_osm_file(osm_file, buffered)
+        log.inputs["network"] = osm_file
+    else:
+        graph = osm.graph_from_osm_online(buffered, cache_dir)
+        log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
+    network = walking_network(graph, profile.projected_crs)
+    reporter.info(
+        f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
+        f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
+    )
+    return network, osm_file if profile.network.source == "osm_file" else None
+
+
+def _facility_layer(
+    profile: Profile,
+    key: str,
+    buffered: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+) -> gpd.GeoDataFrame:
+    """One category's facilities from all its sources, inside the buffered study area."""
+    category = profile.categories[key]
+    parts = [
+        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
+            source_number=number
+        )
+        for number, source in enumerate(category.sources)
+    ]
+    layer = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=settings.exchange_crs)
+    described = log.source(f"facilities.{key}", profile, category.sources)
+    if layer.empty:
+        warnings.warn(
+            f"no {category.label} facilities found in the study area (buffered by "
+            f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
+            f"for {key}. Check the layer's source ({described}).",
+            LifecircleWarning,
+            stacklevel=2,
+        )
+    reporter.info(f"{key}: {len(layer):,} facilities")
+    return layer
+
+
+def _compounds(
+    profile: Profile,
+    area_polygon: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+) -> gpd.GeoDataFrame:
+    """The compounds inside the study area, numbered, with households and population."""
+    source = profile.compounds.source
+    raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir)
+    compounds = _clip(raw, area_polygon).reset_index(drop=True)
+    described = log.source("compounds", profile, [source])
+    if compounds.empty:
+        raise DataError(
+            f"none of the {len(raw):,} compounds from {described} lies inside the study area: "
+            "check the study area and the layer's coordinate system ('crs:' in the profile)"
+        )
+    compounds.insert(0, schema.COMPOUND_ID, np.arange(len(compounds)))
+    households_field = profile.compounds.households_field
+    compounds[schema.HOUSEHOLDS] = (
+        pd.to_numeric(compounds[households_field], errors="coerce") if households_field else np.nan
+    )
+    compounds[schema.POPULATION] = coverage.compound_population(
+        compounds,
+        households_field,
+        profile.compounds.population_field,
+        profile.compounds.persons_per_household,
+    )
+    reporter.info(f"compounds in the study area: {len(compounds):,}")
+    return compounds
+
+
+def _snaps(
+    profile: Profile,
+    network: WalkNetwork,
+    compounds: gpd.GeoDataFrame,
+    facility_layers: dict[str, gpd.GeoDataFrame],
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Snap compounds and facilities to the network, checking each source's coordinates."""
+    compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
+    checks.warn_about_snaps(
+        compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
+    )
+    facility_snaps = {}
+    for key, layer in facility_layers.items():
+        facility_snaps[key] = snap_layer(network, layer, profile.snap_limit_m)
+        sources = profile.categories[key].sources
+        for number, source in enumerate(sources):
+            part = (layer["source_number"] == number).to_numpy()
+            what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
+            checks.warn_about_snaps(
+                facility_snaps[key][part], what, source.crs, network, layer[part]
+            )
+    return compound_snaps, facility_snaps
+
+
+def _distances(
+    profile: Profile,
+    access_graph: AccessGraph,
+    facility_layers: dict[str, gpd.GeoDataFrame],
+    reporter: Reporter,
+) -> list[pd.DataFrame]:
+    """Per category, every compound's walk to the nearest facility and the count in reach."""
+    columns = []
+    for key, category in profile.categories.items():
+        layer = facility_layers[key]
+        names = layer["name"].to_numpy() if "name" in layer else None
+        with reporter.bar(f"{key} ({category.threshold_m:.0f} m)", len(layer)) as bar:
+            columns.append(
+                category_access(
+                    access_graph,
+                    key,
+                    category.threshold_m,
+                    profile.walking_speed_m_per_min,
+                    names,
+                    progress=bar,
+                )
+            )
+    return columns
 
 
 def _load_layer(
@@ -326,13 +341,13 @@ def _assemble_compounds(
 ) -> gpd.GeoDataFrame:
     snapped = _snapped_lonlat(snaps, network)
     out = compounds.copy()
-    out["snap_m"] = snaps["snap_m"].to_numpy(dtype=float)
-    out["access_status"] = snaps["access_status"].to_numpy()
-    out["snap_lon"], out["snap_lat"] = snapped
+    out[schema.SNAP_M] = snaps["snap_m"].to_numpy(dtype=float)
+    out[schema.ACCESS_STATUS] = snaps["access_status"].to_numpy()
+    out[schema.SNAP_LON], out[schema.SNAP_LAT] = snapped
     for frame in columns:
         for name in frame.columns:
             out[name] = frame[name].to_numpy()
-    out["complete"] = coverage.complete_life_circle(out, coverage.required_categories(profile))
+    out[schema.COMPLETE] = coverage.complete_life_circle(out, coverage.required_categories(profile))
     return out
 
 
@@ -377,98 +392,3 @@ def _describe_area(profile: Profile) -> str:
     if area.file is not None:
         return str(profile.resolve(area.file))
     return f"district {area.district}" if area.district else f"OSM place {area.place}"
-
-
-def output_dir(profile: Profile, out: str | Path | None = None) -> Path:
-    """Folder for a profile's outputs: ``out`` or ``data/processed/<profile>``."""
-    return Path(out) if out is not None else settings.data_processed_folder / profile.name
-
-
-def write_outputs(
-    result: RunResult,
-    out: str | Path | None = None,
-    *,
-    maps_dir: str | Path | None = None,
-    self_contained_map: bool = False,
-) -> list[Path]:
-    """Save a run: compound and facility layers, coverage tables, map and manifest.
-
-    Every file is written atomically; nothing is written unless all of them could be built.
-
-    Parameters
-    ----------
-    result : RunResult
-        From :func:`run`.
-    out : str or Path, optional
-        Output folder (default ``data/processed/<profile>``). When given, the map goes there
-        too unless ``maps_dir`` says otherwise.
-    maps_dir : str or Path, optional
-        Folder for the HTML map (default ``maps/``).
-    self_contained_map : bool
-        Write an HTML map that works with no internet (inline scripts, no tiles).
-
-    Returns
-    -------
-    list of Path
-        The files written, the manifest last.
-    """
-    from . import maps  # folium is only needed for output
-
-    profile = result.profile
-    folder = output_dir(profile, out)
-    map_folder = Path(maps_dir) if maps_dir else (folder if out is not None else settings.maps_folder)
-    # Build every in-memory product first: a failure here writes nothing.
-    compounds = result.compounds.to_crs(settings.exchange_crs)
-    sub_districts = result.sub_districts
-    fmap = maps.coverage_map(
-        compounds,
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=sub_districts,
-        credits=result.credits,
-        tiles=not self_contained_map,
-    )
-    layers = {"compounds": compounds, "facilities": result.facilities, "study_area": result.study_area}
-    if sub_districts is not None:
-        layers["sub_districts"] = sub_districts
-
-    files = {
-        "compounds": folder / "compounds.parquet",
-        "gpkg": folder / f"{profile.name}.gpkg",
-        "facilities": folder / "facilities.parquet",
-        "coverage": folder / "coverage.csv",
-        "targets": folder / "targets.csv",
-        "map": map_folder / f"{profile.name}.html",
-    }
-    written = list(files.values())
-    manifest = io.run_manifest(
-        profile.model_dump(mode="json"),
-        result.inputs,
-        result.timings,
-        written,
-        extra={
-            "sample": profile.sample,
-            "credits": result.credits,
-            "counts": {
-                "compounds": len(result.compounds),
-                "compounds_by_status": result.compounds["access_status"].value_counts().to_dict(),
-                "facilities": result.facilities["category"].value_counts().to_dict(),
-                "network_nodes": result.network.n_nodes,
-                "network_edges": len(result.network.edges),
-            },
-            "warnings": result.notes,
-        },
-    )
-    written.append(folder / "manifest.json")
-    # All files are staged and moved into place together: a failure part-way leaves every
-    # earlier output as it was.
-    with io.staged_outputs() as stage:
-        io.write_geo(stage(files["compounds"]), compounds)
-        io.write_geopackage_layers(stage(files["gpkg"]), layers)
-        io.write_geo(stage(files["facilities"]), result.facilities)
-        io.write_table(stage(files["coverage"]), result.coverage)
-        io.write_table(stage(files["targets"]), result.targets)
-        maps.save_map(fmap, stage(files["map"]), self_contained=self_contained_map)
-        io.write_json(stage(written[-1]), manifest)
-    return written

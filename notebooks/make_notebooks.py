@@ -34,7 +34,7 @@ if SHARED_DATA is not None:
 import pandas as pd
 
 import lifecircle as lc
-from lifecircle import maps
+from lifecircle.outputs import html, labels, static_map, web_map
 
 pd.set_option("display.max_colwidth", 160)
 pd.set_option("display.width", 200)'''
@@ -133,7 +133,7 @@ def coverage_notebook() -> nbformat.NotebookNode:
             "distances. The background tiles need internet (use `tiles=False` offline)."
         ),
         new_code_cell(
-            "fmap = maps.coverage_map(\n"
+            "fmap = web_map.coverage_map(\n"
             "    result.compounds,\n"
             "    result.facilities,\n"
             "    result.study_area,\n"
@@ -164,7 +164,7 @@ def gaps_notebook() -> nbformat.NotebookNode:
         ),
         parameters,
         new_markdown_cell("Setup: work from the repository root and import lifecircle (`lc`)."),
-        new_code_cell(SETUP + "\nfrom IPython.display import Image, display\n\nfrom lifecircle import gaps"),
+        new_code_cell(SETUP + "\nfrom IPython.display import Image, display\n\nfrom lifecircle.analysis import gaps"),
         new_markdown_cell("## 1. Run (运行分析)\n\nThe same run as in notebook 01."),
         new_code_cell("profile = lc.load_profile(PROFILE)\n" + RUN),
         new_markdown_cell(
@@ -209,7 +209,7 @@ def gaps_notebook() -> nbformat.NotebookNode:
             "(hidden at first: tick them in the layer control)."
         ),
         new_code_cell(
-            "fmap = maps.coverage_map(\n"
+            "fmap = web_map.coverage_map(\n"
             "    result.compounds,\n"
             "    result.facilities,\n"
             "    result.study_area,\n"
@@ -228,7 +228,7 @@ def gaps_notebook() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "out_dir = Path(OUT_DIR) if OUT_DIR is not None else lc.settings.maps_folder\n"
-            "png = maps.static_map(\n"
+            "png = static_map.static_map(\n"
             "    result.compounds,\n"
             "    result.study_area,\n"
             "    result.profile,\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lifecircle import settings
-from lifecircle.access import (
+from lifecircle.analysis.access import (
     STATUS_BEYOND_SNAP_LIMIT,
     STATUS_ISLAND,
     STATUS_OK,
@@ -14,7 +14,7 @@ from lifecircle.access import (
     category_access,
     snap_layer,
 )
-from lifecircle.network import snap_to_edges, walking_network
+from lifecircle.analysis.network import snap_to_edges, walking_network
 
 from ._graphs import CRS, X0, Y0, points, street_graph
 

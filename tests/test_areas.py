@@ -17,9 +17,10 @@ import requests
 import shapely
 from shapely.geometry import LineString, Point, box
 
-from lifecircle import areas, settings
+from lifecircle import settings
 from lifecircle.errors import DataError, LifecircleWarning, OfflineError
 from lifecircle.profile import Profile, load_profile
+from lifecircle.sources import areas
 
 UTM = "EPSG:32651"
 X0, Y0 = 350_000.0, 3_450_000.0  # a point of UTM 51N near Shanghai

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lifecircle import maps, settings
+from lifecircle import settings
+from lifecircle.outputs import html as html_out
+from lifecircle.outputs import labels
 
 from .test_maps import build_map, make_map_inputs
 
@@ -110,7 +112,7 @@ def rendered(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("browser")
     inputs = make_map_inputs(n_points=300, n_polygons=100, seed=11, n_facilities=(25, 4))
     fmap = build_map(inputs, tiles=False, credits=[settings.osm_attribution, "AMap POI (test)"])
-    page = maps.save_map(fmap, work / "map.html", self_contained=True)
+    page = html_out.save_map(fmap, work / "map.html", self_contained=True)
     html = page.read_text(encoding="utf-8")
 
     # Same page plus a script that opens the popup of one covered compound.
@@ -147,7 +149,7 @@ def rendered(tmp_path_factory) -> dict:
 
 
 def test_page_loads_nothing_from_the_network(rendered):
-    assert maps.external_urls(rendered["html"]) == []
+    assert html_out.external_urls(rendered["html"]) == []
     assert _page_requests(rendered["net_log"]) == []
 
 
@@ -159,15 +161,15 @@ def test_leaflet_initialised_and_drew_every_compound(rendered):
     compounds = rendered["inputs"]["compounds"]
     on_net = compounds["access_status"] == "ok"
     expected = {
-        maps.COVERED_COLOUR: int((on_net & compounds["complete"]).sum()),
-        maps.UNCOVERED_COLOUR: int((on_net & ~compounds["complete"]).sum()),
-        maps.OFF_NETWORK_COLOUR: int((~on_net).sum()),
+        labels.COVERED_COLOUR: int((on_net & compounds["complete"]).sum()),
+        labels.UNCOVERED_COLOUR: int((on_net & ~compounds["complete"]).sum()),
+        labels.OFF_NETWORK_COLOUR: int((~on_net).sum()),
     }
     drawn = [p for p in _paths(dom) if "leaflet-interactive" in p.get("class", "")]
     fills = [p.get("fill") for p in drawn]
     # Only the complete-life-circle layer is on at first: each compound once, in its colour.
     assert {colour: fills.count(colour) for colour in expected} == expected
-    assert expected[maps.COVERED_COLOUR] > 0 and expected[maps.UNCOVERED_COLOUR] > 0
+    assert expected[labels.COVERED_COLOUR] > 0 and expected[labels.UNCOVERED_COLOUR] > 0
     facilities = [p for p in drawn if p.get("stroke") == "#222222"]
     assert len(facilities) == len(rendered["inputs"]["facilities"])
     # Two sub-district labels.
@@ -214,6 +216,6 @@ def test_screenshot_shows_the_map(rendered):
     rgb = np.asarray(image).astype(int)
     packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     assert len(np.unique(packed)) > 200  # distinct colours: not a blank page
-    assert _near(rgb, maps.COVERED_COLOUR) > 300
-    assert _near(rgb, maps.UNCOVERED_COLOUR) > 300
+    assert _near(rgb, labels.COVERED_COLOUR) > 300
+    assert _near(rgb, labels.UNCOVERED_COLOUR) > 300
     assert SCREENSHOT_COPY.is_file()

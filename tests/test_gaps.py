@@ -11,8 +11,8 @@ import pytest
 from shapely.geometry import Point, box
 
 import lifecircle as lc
-from lifecircle import gaps
-from lifecircle.coverage import ALL_AREAS
+from lifecircle.analysis import gaps
+from lifecircle.schema import ALL_AREAS
 
 from ._handbuilt import X0, Y0
 from ._report_study import HALF_H, HALF_W, PPH, write_study

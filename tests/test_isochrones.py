@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from lifecircle.access import build_access_graph, nearest_facility_distance, snap_layer
+from lifecircle.analysis.access import build_access_graph, nearest_facility_distance, snap_layer
+from lifecircle.analysis.isochrones import reachable_street_lines, service_area, service_areas
+from lifecircle.analysis.network import walking_network
 from lifecircle.errors import LifecircleError, ProfileError
-from lifecircle.isochrones import reachable_street_lines, service_area, service_areas
-from lifecircle.network import walking_network
 
 CRS = "EPSG:32651"
 # A point in central Shanghai in UTM 51N, so that hand-built graphs reproject sensibly.

@@ -1,4 +1,4 @@
-"""Tests of lifecircle.maps on hand-built layers (no network, no real data needed)."""
+"""Tests of the interactive and static maps (lifecircle.outputs) on hand-built layers (no network, no real data needed)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pytest
 import shapely
 from PIL import Image
 
-from lifecircle import maps, settings
+from lifecircle import settings
 from lifecircle.errors import DataError, LifecircleError, LifecircleWarning
+from lifecircle.outputs import html as html_out
+from lifecircle.outputs import labels, static_map, web_map
 from lifecircle.profile import Profile
 
 UTM = "EPSG:32651"
@@ -150,7 +152,7 @@ def make_map_inputs(
 
 
 def build_map(inputs: dict, **kwargs) -> folium.Map:
-    return maps.coverage_map(
+    return web_map.coverage_map(
         inputs["compounds"],
         inputs["facilities"],
         inputs["study_area"],
@@ -163,7 +165,7 @@ def build_map(inputs: dict, **kwargs) -> folium.Map:
 
 def embedded_compounds(html: str) -> tuple[dict, dict]:
     """The compound GeoJSON and metadata embedded in a rendered map."""
-    match = re.search(r"\}\)\((\{\"type\":\"FeatureCollection\".*?\}), (\{.*?\})\);\n", html, re.S)
+    match = re.search(r"lcCompounds\((\{\"type\":\"FeatureCollection\".*?\}), (\{.*?\})\);\n", html, re.S)
     assert match, "compound data not found in the HTML"
     return json.loads(match.group(1)), json.loads(match.group(2))
 
@@ -176,7 +178,7 @@ def inputs() -> dict:
 @pytest.fixture(scope="module")
 def offline_html(inputs, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("maps") / "offline.html"
-    maps.save_map(build_map(inputs, tiles=False), path, self_contained=True)
+    html_out.save_map(build_map(inputs, tiles=False), path, self_contained=True)
     return path.read_text(encoding="utf-8")
 
 
@@ -270,7 +272,7 @@ def test_legend_is_bilingual_with_thresholds_and_credits(inputs):
         "Background map omitted",
     ):
         assert text in html, text
-    assert maps.COVERED_COLOUR in html and maps.UNCOVERED_COLOUR in html
+    assert labels.COVERED_COLOUR in html and labels.UNCOVERED_COLOUR in html
 
 
 def test_osm_credit_added_when_missing(inputs):
@@ -281,7 +283,7 @@ def test_osm_credit_added_when_missing(inputs):
 
 def test_sample_profile_says_so_in_the_title(inputs, tmp_path):
     sample_inputs = dict(inputs, profile=make_profile(sample=True))
-    path = maps.save_map(build_map(sample_inputs), tmp_path / "sample.html")
+    path = html_out.save_map(build_map(sample_inputs), tmp_path / "sample.html")
     html = path.read_text(encoding="utf-8")
     title = re.search(r"<title>(.*?)</title>", html).group(1)
     assert "SAMPLE DATA" in title and "示例数据" in title
@@ -291,14 +293,14 @@ def test_sample_profile_says_so_in_the_title(inputs, tmp_path):
 
 
 def test_self_contained_html_has_no_external_urls(offline_html, inputs, tmp_path):
-    assert maps.external_urls(offline_html) == []
+    assert html_out.external_urls(offline_html) == []
     assert "Leaflet 1.9.4" in offline_html
     assert "tile.openstreetmap.org" not in offline_html
     assert "sourceMappingURL" not in offline_html
     assert "Background map omitted" in offline_html
     # A normal map does load Leaflet and tiles from the internet: the check can fail.
-    online = maps.save_map(build_map(inputs), tmp_path / "online.html").read_text("utf-8")
-    urls = maps.external_urls(online)
+    online = html_out.save_map(build_map(inputs), tmp_path / "online.html").read_text("utf-8")
+    urls = html_out.external_urls(online)
     assert any("leaflet" in u and u.endswith(".js") for u in urls)
     assert any("tile.openstreetmap.org" in u for u in urls)
     # Saving the same tiled map self-contained drops the tiles and says so, without warnings
@@ -306,10 +308,10 @@ def test_self_contained_html_has_no_external_urls(offline_html, inputs, tmp_path
     fmap = build_map(inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        offline = maps.save_map(fmap, tmp_path / "o.html", self_contained=True)
+        offline = html_out.save_map(fmap, tmp_path / "o.html", self_contained=True)
     text = offline.read_text("utf-8")
-    assert maps.external_urls(text) == [] and "Background map omitted" in text
-    again = maps.save_map(fmap, tmp_path / "again.html").read_text("utf-8")
+    assert html_out.external_urls(text) == [] and "Background map omitted" in text
+    again = html_out.save_map(fmap, tmp_path / "again.html").read_text("utf-8")
     assert "tile.openstreetmap.org" in again and "Background map omitted" not in again
     assert again == online
 
@@ -322,7 +324,7 @@ def test_external_urls_finds_each_kind():
         '<a href="https://openstreetmap.org/copyright">OSM</a><script src="local.js"></script>'
         '<script>L.tileLayer("https://tile.example/{z}/{x}/{y}.png").addTo(m)</script>'
     )
-    assert maps.external_urls(page) == [
+    assert html_out.external_urls(page) == [
         "https://cdn.example/a.css",
         "//cdn.example/b.js",
         "http://x.example/c.png",
@@ -336,7 +338,7 @@ def test_self_contained_refuses_plugins_that_need_the_internet(inputs, tmp_path)
     folium.plugins.Fullscreen().add_to(fmap)  # loads its script from a CDN
     target = tmp_path / "plugin.html"
     with pytest.raises(LifecircleError, match="cannot be self-contained"):
-        maps.save_map(fmap, target, self_contained=True)
+        html_out.save_map(fmap, target, self_contained=True)
     assert not target.exists()
 
 
@@ -344,8 +346,8 @@ def test_same_inputs_give_the_same_html(inputs, tmp_path):
     first = build_map(inputs).get_root().render()
     second = build_map(inputs).get_root().render()
     assert first == second
-    a = maps.save_map(build_map(inputs), tmp_path / "a.html", self_contained=True)
-    b = maps.save_map(build_map(inputs), tmp_path / "b.html", self_contained=True)
+    a = html_out.save_map(build_map(inputs), tmp_path / "a.html", self_contained=True)
+    b = html_out.save_map(build_map(inputs), tmp_path / "b.html", self_contained=True)
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -355,7 +357,7 @@ def test_missing_flags_count_as_not_covered(inputs):
     compounds["nursery_covered"] = compounds["nursery_covered"].astype(object)
     compounds.loc[ok, "nursery_covered"] = [np.nan, None, pd.NA]
     html = (
-        maps.coverage_map(
+        web_map.coverage_map(
             compounds, inputs["facilities"], inputs["study_area"], inputs["profile"], tiles=False
         )
         .get_root()
@@ -377,7 +379,7 @@ def test_save_map_is_atomic(inputs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(folium.Figure, "render", broken_render)
     with pytest.raises(RuntimeError, match="render failed"):
-        maps.save_map(fmap, target, self_contained=True)
+        html_out.save_map(fmap, target, self_contained=True)
     assert target.read_text(encoding="utf-8") == "previous map"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
     monkeypatch.undo()
@@ -389,20 +391,20 @@ def test_save_map_is_atomic(inputs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(type(target), "write_text", broken_write)
     with pytest.raises(OSError, match="disk full"):
-        maps.save_map(fmap, target)
+        html_out.save_map(fmap, target)
     monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "previous map"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
 
     # And a successful save replaces it with a full HTML document.
-    maps.save_map(fmap, target)
+    html_out.save_map(fmap, target)
     assert target.read_text(encoding="utf-8").rstrip().endswith("</html>")
 
 
 def test_missing_columns_are_reported(inputs):
     compounds = inputs["compounds"].drop(columns=["culture_nearest"])
     with pytest.raises(DataError, match="culture_nearest"):
-        maps.coverage_map(compounds, inputs["facilities"], inputs["study_area"], inputs["profile"])
+        web_map.coverage_map(compounds, inputs["facilities"], inputs["study_area"], inputs["profile"])
 
 
 def _colour_pixels(png, colour: str, tolerance: int = 40) -> int:
@@ -413,7 +415,7 @@ def _colour_pixels(png, colour: str, tolerance: int = 40) -> int:
 
 @pytest.mark.parametrize("category", ["nursery", None])
 def test_static_map_writes_a_png(inputs, tmp_path, category):
-    path = maps.static_map(
+    path = static_map.static_map(
         inputs["compounds"],
         inputs["study_area"],
         inputs["profile"],
@@ -427,16 +429,16 @@ def test_static_map_writes_a_png(inputs, tmp_path, category):
     width, height = Image.open(path).size
     assert width >= 1000 and height >= 1000
     # Compounds are drawn in both coverage colours.
-    assert _colour_pixels(path, maps.COVERED_COLOUR) > 200
-    assert _colour_pixels(path, maps.UNCOVERED_COLOUR) > 200
+    assert _colour_pixels(path, labels.COVERED_COLOUR) > 200
+    assert _colour_pixels(path, labels.UNCOVERED_COLOUR) > 200
     assert [p.name for p in tmp_path.iterdir()] == ["static.png"]
 
 
 def test_static_map_without_cjk_font_warns_and_uses_english(inputs, tmp_path, monkeypatch):
-    monkeypatch.setattr(maps, "_cjk_font", lambda: None)
-    monkeypatch.setattr(maps, "_cjk_warned", False)
+    monkeypatch.setattr(static_map, "_cjk_font", lambda: None)
+    monkeypatch.setattr(static_map, "_cjk_warned", False)
     with pytest.warns(LifecircleWarning, match="English-only"):
-        maps.static_map(
+        static_map.static_map(
             inputs["compounds"],
             inputs["study_area"],
             inputs["profile"],
@@ -445,7 +447,7 @@ def test_static_map_without_cjk_font_warns_and_uses_english(inputs, tmp_path, mo
         )
     with warnings.catch_warnings():
         warnings.simplefilter("error", LifecircleWarning)  # warned once only
-        maps.static_map(
+        static_map.static_map(
             inputs["compounds"], inputs["study_area"], inputs["profile"], None, tmp_path / "b.png"
         )
     assert (tmp_path / "b.png").stat().st_size > 10_000
@@ -453,7 +455,7 @@ def test_static_map_without_cjk_font_warns_and_uses_english(inputs, tmp_path, mo
 
 def test_static_map_rejects_unknown_category(inputs, tmp_path):
     with pytest.raises(DataError, match="playground"):
-        maps.static_map(
+        static_map.static_map(
             inputs["compounds"],
             inputs["study_area"],
             inputs["profile"],

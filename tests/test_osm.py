@@ -19,7 +19,7 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
 import lifecircle as lc
-from lifecircle import osm
+from lifecircle.sources import osm
 
 from ._fake_overpass import FakeOverpass, OsmData
 

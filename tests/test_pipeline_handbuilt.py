@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import lifecircle as lc
-from lifecircle.coverage import ALL_AREAS
+from lifecircle.schema import ALL_AREAS
 
 from ._handbuilt import write_boxes, write_osm, write_points_csv
 
@@ -185,12 +185,13 @@ def test_failed_runs_leave_existing_outputs_intact(result, study, tmp_path, monk
     assert _snapshot(out) == before
 
     # 2. A failure part-way through writing (here: the map) replaces none of the old files.
-    from lifecircle import maps
 
     def _fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(maps, "save_map", _fail)
+    from lifecircle.outputs import html
+
+    monkeypatch.setattr(html, "save_map", _fail)
     changed = result.coverage.assign(n_covered=-1)
     with pytest.raises(OSError, match="disk full"):
         lc.write_outputs(lc.RunResult(**{**result.__dict__, "coverage": changed}), out)

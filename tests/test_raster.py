@@ -12,7 +12,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from lifecircle.errors import CRSError, DataError, LifecircleWarning
-from lifecircle.raster import zonal_population
+from lifecircle.sources.raster import zonal_population
 
 UTM = "EPSG:32651"
 # Upper-left corner of the rasters (UTM 51N metres, central Shanghai); cells are 100 m.

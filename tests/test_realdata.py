@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from fast_geocn import gcj02_to_wgs84
 
-from lifecircle.access import snap_layer
-from lifecircle.tables import read_layer
+from lifecircle.analysis.access import snap_layer
+from lifecircle.sources.tables import read_layer
 
 pytestmark = pytest.mark.realdata
 
@@ -163,7 +163,7 @@ def _kindergartens_in_huangpu(shared_data):
 def test_gcj02_declared_as_wgs84_is_detected(huangpu_result, shared_data):
     import prcoords
 
-    from lifecircle.checks import likely_chinese_crs
+    from lifecircle.analysis.checks import likely_chinese_crs
 
     network = huangpu_result.network
     compounds = huangpu_result.compounds[["name", "geometry"]]

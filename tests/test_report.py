@@ -15,10 +15,14 @@ from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
 import lifecircle as lc
-from lifecircle import cli, report
-from lifecircle.coverage import ALL_AREAS
+from lifecircle import cli
+from lifecircle.analysis import gaps
+from lifecircle.analysis import indicators as report
 from lifecircle.errors import OfflineError
+from lifecircle.outputs import excel, markdown
+from lifecircle.outputs import html as html_out
 from lifecircle.profile import Indicators, Population
+from lifecircle.schema import ALL_AREAS
 
 from ._handbuilt import X0, Y0
 from ._report_study import PPH, write_study
@@ -228,7 +232,7 @@ def test_failing_compounds_long_table(built, result):
     assert a["dist_m"] == pytest.approx(545.0, abs=0.2) and a["threshold_m"] == 500
     assert a["sub_district"] == "东街道" and a["households"] == 100
     assert a["access_status"] == "ok" and a["label_zh"] == "养老"
-    assert built.uncovered_population.equals(lc.gaps.uncovered_population(result))
+    assert built.uncovered_population.equals(gaps.uncovered_population(result))
 
 
 def test_report_metadata(built, result):
@@ -267,7 +271,7 @@ def test_write_report_files_read_back(built, tmp_path):
 
 
 def test_markdown_report(built, result):
-    text = report.report_markdown(built)
+    text = markdown.report_markdown(built)
     assert text.startswith("# 报告测试区 / Report test area")
     assert "SAMPLE DATA" not in text
     assert "≥ 95%" in text and "《城市居住区规划设计标准》GB 50180-2018" in text
@@ -276,29 +280,29 @@ def test_markdown_report(built, result):
         assert row.indicator_zh in text and row.note in text
     indicators = text.split("### 规划指标")[1].split("### 设施类别")[0]
     assert "66.7%" in indicators and "1 / 2" in indicators and "未达标 not met" in indicators
-    sample = report.report_markdown(lc.indicator_report(with_profile(result, sample=True)))
+    sample = markdown.report_markdown(lc.indicator_report(with_profile(result, sample=True)))
     assert "示例数据 / SAMPLE DATA" in sample.split("### 规划指标")[0]
 
 
 def test_excel_workbook(built, tmp_path):
     lc.write_report(built, tmp_path)
     book = load_workbook(tmp_path / "report.xlsx")
-    assert book.sheetnames == list(report.SHEET_NAMES.values())
+    assert book.sheetnames == list(excel.SHEET_NAMES.values())
     assert all(len(name) <= 31 for name in book.sheetnames)
-    sheet = book[report.SHEET_NAMES["indicators"]]
+    sheet = book[excel.SHEET_NAMES["indicators"]]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("指标 / Indicator", "目标 / Target", "实测 / Measured", "结果 / Result")
     assert rows[1][2] == "66.7%" and rows[1][3] == "未达标 not met"
     assert rows[3][2] == "1 / 2"
     culture = rows[1 + report.INDICATOR_KEYS.index("culture_per_100k")]
     assert culture[3] == "达标 met" and culture[2] == f"{2 / POPULATION * 1e5:.1f}"
-    districts = book[report.SHEET_NAMES["by_sub_district"]]
+    districts = book[excel.SHEET_NAMES["by_sub_district"]]
     header = [c.value for c in districts[1]]
     column = header.index("养老小区覆盖率 / Elderly care compound share") + 1
     assert districts.cell(row=2, column=1).value == ALL_AREAS
     assert districts.cell(row=2, column=column).value == pytest.approx(1 / 3)
     assert districts.cell(row=2, column=column).number_format == "0.0%"
-    about = [r for r in book[report.SHEET_NAMES["about"]].iter_rows(values_only=True)]
+    about = [r for r in book[excel.SHEET_NAMES["about"]].iter_rows(values_only=True)]
     assert any(v == "© OpenStreetMap contributors (ODbL)" for _, v in about[1:])
 
 
@@ -309,7 +313,9 @@ def test_failed_write_leaves_earlier_report(built, tmp_path, monkeypatch):
     def _fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report, "_write_workbook", _fail)
+    from lifecircle.outputs import bundle
+
+    monkeypatch.setattr(bundle, "write_workbook", _fail)
     changed = dataclasses.replace(built, indicators=built.indicators.assign(note="changed"))
     with pytest.raises(OSError, match="disk full"):
         lc.write_report(changed, tmp_path)
@@ -334,7 +340,7 @@ def test_report_bundle(tmp_path_factory):
     elderly = gpd.read_file(out / "report_layers.gpkg", layer="uncovered_elderly_care")
     assert sorted(elderly["name"]) == ["A小区", "C小区"] and elderly.crs.to_epsg() == 4326
     html = (maps_dir / "reportstudy_gaps.html").read_text(encoding="utf-8")
-    assert lc.maps.external_urls(html) == []  # offline map by default
+    assert html_out.external_urls(html) == []  # offline map by default
     assert (out / "report.md").is_file() and (out / "report.xlsx").is_file()
 
 

@@ -16,7 +16,7 @@ from shapely.geometry import box
 
 from lifecircle.crs import xy_to_wgs84
 from lifecircle.errors import CRSError, DataError, LifecircleWarning
-from lifecircle.tables import SUPPORTED_SUFFIXES, read_layer
+from lifecircle.sources.tables import SUPPORTED_SUFFIXES, read_layer
 
 GEOD = pyproj.Geod(ellps="WGS84")
 

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import isochrones, settings
-from .access import STATUS_OK
-from .coverage import ALL_AREAS, COMPLETE, required_categories
+from .. import settings
+from ..schema import ALL_AREAS, COMPLETE, STATUS_OK, category_columns, covered_column
+from . import isochrones
+from .coverage import required_categories
 
 if TYPE_CHECKING:
-    from .pipeline import RunResult
+    from .result import RunResult
 
 #: Bilingual label of the complete life circle.
 COMPLETE_LABEL = ("完整生活圈", "Complete life circle")
@@ -98,19 +99,20 @@ def uncovered_compounds(result: RunResult, category: str) -> gpd.GeoDataFrame:
         required = required_categories(result.profile)
         mask = ~compounds[COMPLETE].astype(bool)
         frame = compounds.loc[mask, [*_compound_columns(compounds), "access_status"]].copy()
-        covered = compounds.loc[mask, [f"{c}_covered" for c in required]].astype(bool)
+        covered = compounds.loc[mask, [category_columns(c).covered for c in required]].astype(bool)
         frame["missing"] = [
             ", ".join(c for c, ok in zip(required, row, strict=True) if not ok)
             for row in covered.to_numpy()
         ]
         reason = np.where(frame["access_status"] == STATUS_OK, "missing_categories", "")
     else:
-        mask = ~compounds[f"{category}_covered"].astype(bool)
+        columns = category_columns(category)
+        mask = ~compounds[columns.covered].astype(bool)
         frame = compounds.loc[mask, [*_compound_columns(compounds), "access_status"]].copy()
-        frame["dist_m"] = compounds.loc[mask, f"{category}_dist_m"].astype(float)
-        frame["minutes"] = compounds.loc[mask, f"{category}_min"].astype(float)
+        frame["dist_m"] = compounds.loc[mask, columns.dist_m].astype(float)
+        frame["minutes"] = compounds.loc[mask, columns.minutes].astype(float)
         frame["threshold_m"] = result.profile.categories[category].threshold_m
-        frame["nearest"] = compounds.loc[mask, f"{category}_nearest"]
+        frame["nearest"] = compounds.loc[mask, columns.nearest]
         reason = np.where(
             frame["dist_m"].notna(), REASON_BEYOND_THRESHOLD, REASON_NO_FACILITY
         )
@@ -167,8 +169,7 @@ def gap_land(
     outside = shapely.difference(parcels, served)
     frame = land[_compound_columns(land)].copy()
     frame["category"] = category
-    covered_column = COMPLETE if category == COMPLETE else f"{category}_covered"
-    frame["covered"] = land[covered_column].astype(bool).to_numpy()
+    frame["covered"] = land[covered_column(category)].astype(bool).to_numpy()
     frame["land_m2"] = shapely.area(parcels)
     frame["outside_m2"] = shapely.area(outside)
     frame["outside_share"] = frame["outside_m2"] / frame["land_m2"]
@@ -248,7 +249,7 @@ def uncovered_population(result: RunResult) -> pd.DataFrame:
         known = population.notna().any()
         off_network = (frame["access_status"] != STATUS_OK).to_numpy()
         for key in [*result.profile.categories, COMPLETE]:
-            column = COMPLETE if key == COMPLETE else f"{key}_covered"
+            column = covered_column(key)
             uncovered = ~frame[column].astype(bool).to_numpy()
             total = float(population.sum()) if known else np.nan
             missing = float(population[uncovered].sum()) if known else np.nan

@@ -24,9 +24,9 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
-from . import settings
+from .. import settings
+from ..errors import LifecircleError, ProfileError
 from .access import AccessGraph
-from .errors import LifecircleError, ProfileError
 from .network import WalkNetwork
 
 #: Intervals closer than this (metres along an edge) are merged; shorter pieces are dropped.

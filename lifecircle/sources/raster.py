@@ -20,7 +20,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.features import geometry_mask
 from rasterio.windows import Window, from_bounds
 
-from .errors import CRSError, DataError, LifecircleWarning
+from ..errors import CRSError, DataError, LifecircleWarning
 
 #: Share of a zone's area that may lie outside the raster before a warning is given.
 _OUTSIDE_TOLERANCE = 0.01

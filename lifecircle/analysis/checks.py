@@ -14,9 +14,10 @@ import warnings
 import geopandas as gpd
 import pandas as pd
 
-from . import crs, settings
-from .access import STATUS_BEYOND_SNAP_LIMIT, STATUS_ISLAND, representative_points
-from .errors import LifecircleWarning
+from .. import crs, settings
+from ..errors import LifecircleWarning
+from ..schema import STATUS_BEYOND_SNAP_LIMIT, STATUS_ISLAND
+from .access import representative_points
 from .network import WalkNetwork, snap_to_edges
 
 #: Largest number of features used to test another coordinate reading (a sample is enough).

@@ -23,12 +23,12 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
-from . import settings
-from ._osm_cache import osmnx_settings
-from .crs import to_wgs84
-from .errors import DataError, LifecircleWarning, OfflineError
+from .. import settings
+from ..crs import to_wgs84
+from ..errors import DataError, LifecircleWarning, OfflineError
+from ..profile import Profile
+from ._overpass import osmnx_settings
 from .osm import probe_service
-from .profile import Profile
 from .tables import read_layer
 
 _T = TypeVar("_T")

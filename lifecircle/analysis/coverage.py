@@ -15,13 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .access import STATUS_OK, representative_points
-from .profile import Profile, Target
-
-#: Name of the whole-study-area row in coverage tables.
-ALL_AREAS = "(all)"
-#: Category key of the complete life circle.
-COMPLETE = "complete"
+from ..profile import Profile, Target
+from ..schema import ALL_AREAS, COMPLETE, STATUS_OK, category_columns, covered_column
+from .access import representative_points
 
 
 def compound_population(
@@ -68,7 +64,7 @@ def complete_life_circle(compounds: pd.DataFrame, required: Iterable[str]) -> pd
     -------
     pandas.Series of bool
     """
-    columns = [f"{c}_covered" for c in required]
+    columns = [category_columns(c).covered for c in required]
     if not columns:
         return pd.Series(False, index=compounds.index)
     return compounds[columns].all(axis=1)
@@ -136,7 +132,7 @@ def coverage_table(
         known_population = population.notna().any()
         flagged = int((frame["access_status"] != STATUS_OK).sum())
         for category in [*categories, COMPLETE]:
-            column = COMPLETE if category == COMPLETE else f"{category}_covered"
+            column = covered_column(category)
             covered = frame[column].astype(bool)
             total_pop = float(population.sum()) if known_population else np.nan
             covered_pop = float(population[covered].sum()) if known_population else np.nan

@@ -8,31 +8,28 @@ reach of every residential compound. Which facility category answers which indic
 "basically full" share and the culture target are set in the profile's ``indicators``; an
 indicator whose category the profile lacks is reported as *not measured*, never guessed.
 
-:func:`indicator_report` builds the tables in memory; :func:`write_report` writes them as CSV,
-Markdown and an Excel workbook; :func:`write_report_bundle` adds the gap layers (GeoPackage), the
-gap map (HTML) and static PNG maps.
+:func:`indicator_report` builds the tables in memory; :mod:`lifecircle.outputs` writes them.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import gaps, io, settings
-from .coverage import ALL_AREAS, COMPLETE, required_categories
-from .errors import LifecircleWarning
-from .profile import THRESHOLD_PRESETS, Label, Profile
-
-if TYPE_CHECKING:
-    from .pipeline import RunResult
+from .. import settings
+from ..errors import LifecircleWarning
+from ..profile import THRESHOLD_PRESETS, Label, Profile
+from ..schema import ALL_AREAS, COMPLETE
+from . import gaps
+from .coverage import required_categories
+from .population import Population, per_capita_population
+from .result import RunResult
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -45,68 +42,6 @@ INDICATOR_KEYS = (
     "shelter_compounds",
 )
 #: Excel sheet of each table (bilingual, at most 31 characters).
-SHEET_NAMES = {
-    "indicators": "指标 Indicators",
-    "by_sub_district": "分街道 By sub-district",
-    "failing_compounds": "未达标小区 Failing compounds",
-    "uncovered_population": "未覆盖人口 Uncovered population",
-    "categories": "类别与阈值 Categories",
-    "about": "说明 About",
-}
-#: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
-REPORT_MARKDOWN = "report.md"
-REPORT_WORKBOOK = "report.xlsx"
-#: Compounds per category listed in the Markdown report (all of them are in the CSV and workbook).
-MARKDOWN_TOP_COMPOUNDS = 10
-
-_SAMPLE_WARNING = (
-    "示例数据 / SAMPLE DATA — these results come from the bundled OpenStreetMap sample, not from "
-    "your study area; they only show what a complete run produces."
-)
-_MET_TEXT = {True: "达标 met", False: "未达标 not met"}
-_NOT_MEASURABLE = "无法测量 n/a"
-
-# Bilingual headers of the fixed columns (the snake_case names stay in CSV files and in code).
-_HEADERS = {
-    "key": "代码 / Key",
-    "indicator": "指标 / Indicator",
-    "target": "目标 / Target",
-    "measured": "实测 / Measured",
-    "met": "结果 / Result",
-    "shortfall": "差距 / Shortfall",
-    "note": "说明 / Note",
-    "area": "区域 / Area",
-    "residents": "居民 / Residents",
-    "n_compounds": "小区数 / Compounds",
-    "childcare_facilities": "托育点 / Childcare points",
-    "culture_venues": "文化设施 / Cultural venues",
-    "culture_population": "人口(人均指标) / Population (per-capita)",
-    "culture_per_100k": "每10万人文化设施 / Cultural venues per 100k",
-    "category": "类别代码 / Category key",
-    "label_zh": "类别 / Category (中文)",
-    "label_en": "类别 / Category (English)",
-    "compound_id": "小区编号 / Compound ID",
-    "name": "名称 / Name",
-    "sub_district": "街道 / Sub-district",
-    "households": "户数 / Households",
-    "population": "人口 / Population",
-    "dist_m": "步行距离(米) / Walk (m)",
-    "minutes": "步行时间(分钟) / Walk (min)",
-    "threshold_m": "阈值(米) / Threshold (m)",
-    "access_status": "路网状态 / Network status",
-    "gap_reason": "原因 / Reason",
-    "nearest": "最近设施 / Nearest facility",
-    "n_uncovered": "未覆盖小区 / Uncovered compounds",
-    "n_uncovered_off_network": "其中不在路网 / of which off the network",
-    "uncovered_population": "未覆盖人口 / Uncovered residents",
-    "uncovered_share": "未覆盖比例 / Uncovered share",
-    "threshold_min": "阈值(分钟) / Threshold (min)",
-    "level": "生活圈层级 / Life-circle level",
-    "required": "完整生活圈必需 / Required",
-    "threshold_source": "阈值依据 / Threshold source",
-    "facilities_in_buffer": "设施(含周边) / Facilities (with surroundings)",
-    "facilities_inside": "区内设施 / Facilities inside",
-}
 
 
 @dataclass
@@ -214,7 +149,7 @@ def indicator_report(result: RunResult) -> IndicatorReport:
     notes = list(result.notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LifecircleWarning)
-        population = _per_capita_population(result)
+        population = per_capita_population(result)
     for warning in caught:
         if issubclass(warning.category, LifecircleWarning):
             notes.append(str(warning.message))
@@ -257,77 +192,6 @@ def indicator_report(result: RunResult) -> IndicatorReport:
     )
 
 
-@dataclass
-class _Population:
-    """Residents for per-capita indicators: whole area and per sub-district."""
-
-    total: float
-    by_sub_district: dict[str, float]
-    description: str
-    notes: list[str]
-
-
-def _per_capita_population(result: RunResult) -> _Population:
-    profile = result.profile
-    spec = profile.population
-    compounds = result.compounds
-    names = list(result.sub_districts["name"]) if result.sub_districts is not None else []
-    if spec.source == "census":
-        by_sub = {name: np.nan for name in names}
-        notes = []
-        given = spec.census_by_sub_district or {}
-        for name, value in given.items():
-            if name in by_sub:
-                by_sub[name] = float(value)
-        unknown = sorted(set(given) - set(names))
-        if unknown:
-            notes.append(
-                f"population.census_by_sub_district names {', '.join(unknown)}, which match no "
-                f"sub-district of the study area (known: {', '.join(names) or 'none'})"
-            )
-        source = spec.census_source or "population.census_total in the profile"
-        return _Population(float(spec.census_total), by_sub, f"census: {source}", notes)
-    if spec.source == "raster":
-        from .raster import zonal_population
-
-        path = profile.resolve(spec.raster)
-        total = float(zonal_population(path, result.study_area).sum(min_count=1))
-        by_sub = {}
-        if result.sub_districts is not None:
-            sums = zonal_population(path, result.sub_districts)
-            by_sub = dict(zip(names, sums.astype(float), strict=True))
-        description = (
-            f"population raster {path.name}, summed over the area (cells whose centre lies inside)"
-        )
-        return _Population(total, by_sub, description, [])
-    population = compounds["population"].astype(float)
-    total = float(population.sum(min_count=1))
-    by_sub = {
-        name: float(population[compounds["sub_district"] == name].sum(min_count=1))
-        for name in names
-    }
-    if profile.compounds.population_field:
-        how = f"the compounds' population field '{profile.compounds.population_field}'"
-    elif profile.compounds.households_field:
-        how = (
-            f"households × {profile.compounds.persons_per_household:g} persons per household"
-        )
-    else:
-        description = (
-            "unknown: the compounds have no population or households field (set "
-            "compounds.population_field or households_field, or population.source)"
-        )
-        return _Population(total, by_sub, description, [])
-    notes = []
-    missing = int(population.isna().sum())
-    if missing and not math.isnan(total):
-        notes.append(
-            f"{missing:,} of {len(population):,} compounds have no population or households: "
-            "they count as 0 residents in population shares"
-        )
-    return _Population(total, by_sub, f"residents of the compounds ({how})", notes)
-
-
 def _row(
     key: str,
     zh: str,
@@ -356,8 +220,8 @@ def _row(
     }
 
 
-def _pct(value: float) -> str:
-    """0.95 → '95%', 0.955 → '95.5%'."""
+def pct(value: float) -> str:
+    """A share as a short percentage: 0.95 → '95%', 0.955 → '95.5%'."""
     return f"{value * 100:.4g}%"
 
 
@@ -447,9 +311,9 @@ def _life_circle_rows(result: RunResult) -> list[dict[str, Any]]:
         f"a complete life circle (every required category within its walking threshold: "
         f"{names}"
         + (f"; not in this profile: {', '.join(absent)}" if absent else "")
-        + f"); 'basically full' (基本覆盖) = ≥ {_pct(share)} (indicators.full_coverage_share)"
+        + f"); 'basically full' (基本覆盖) = ≥ {pct(share)} (indicators.full_coverage_share)"
     )
-    target = f"≥ {_pct(share)} (基本覆盖全区)"
+    target = f"≥ {pct(share)} (基本覆盖全区)"
     return [
         _share_row(
             result, "life_circle_population", "15分钟社区生活圈覆盖率（按居民）",
@@ -538,7 +402,7 @@ def _childcare_row(result: RunResult) -> dict[str, Any]:
     )
 
 
-def _culture_row(result: RunResult, population: _Population) -> dict[str, Any]:
+def _culture_row(result: RunResult, population: Population) -> dict[str, Any]:
     profile = result.profile
     key = _indicator_category(profile, "culture_category")
     target_value = profile.indicators.culture_per_100k_target
@@ -605,7 +469,7 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
             minimum = 1.0
             rows.append(
                 _row(row_key, zh, f"Elderly care within walking distance ({suffix_en})", "share",
-                     f"≥ {_pct(minimum)}", minimum,
+                     f"≥ {pct(minimum)}", minimum,
                      note=_not_measured("elderly_category", profile.indicators.elderly_category))
             )
             continue
@@ -614,7 +478,7 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
             _share_row(
                 result, row_key, zh,
                 f"Elderly care within {_threshold_text(profile, key)} ({suffix_en})",
-                key, measure, minimum, f"≥ {_pct(minimum)} ({source})",
+                key, measure, minimum, f"≥ {pct(minimum)} ({source})",
                 f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}",
             )
         )
@@ -639,7 +503,7 @@ def _shelter_row(result: RunResult) -> dict[str, Any]:
     )
 
 
-def _by_sub_district(result: RunResult, population: _Population) -> pd.DataFrame:
+def _by_sub_district(result: RunResult, population: Population) -> pd.DataFrame:
     profile = result.profile
     coverage = result.coverage
     areas = [ALL_AREAS]
@@ -726,336 +590,3 @@ def _categories_table(result: RunResult) -> pd.DataFrame:
 
 def _credits(result: RunResult) -> list[str]:
     return list(dict.fromkeys([settings.osm_attribution, *result.credits]))
-
-
-# --------------------------------------------------------------------------------------------
-# Writing the report
-# --------------------------------------------------------------------------------------------
-
-
-def _met_text(value: Any) -> str:
-    if value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value)):
-        return _NOT_MEASURABLE
-    return _MET_TEXT[bool(value)]
-
-
-def _shortfall_text(unit: str, value: float) -> str:
-    if value is None or math.isnan(value):
-        return ""
-    if unit == "share":
-        return f"{value * 100:.1f} pts" if value else "0"
-    if unit == "sub_districts":
-        return f"{value:.0f} 街道/镇" if value else "0"
-    return f"{value:.1f} per 100k" if value else "0"
-
-
-def _indicator_display(report: IndicatorReport, *, notes: bool = True) -> pd.DataFrame:
-    """The indicators as a planner reads them: bilingual headers, text values.
-
-    Without ``notes`` the note column is replaced by a number pointing at a list of notes.
-    """
-    table = report.indicators
-    display = pd.DataFrame(
-        {
-            "#": range(1, len(table) + 1),
-            _HEADERS["indicator"]: table["indicator_zh"] + " / " + table["indicator_en"],
-            _HEADERS["target"]: table["target"],
-            _HEADERS["measured"]: table["measured"].replace("", "—"),
-            _HEADERS["met"]: [_met_text(v) for v in table["met"]],
-            _HEADERS["shortfall"]: [
-                _shortfall_text(u, v) for u, v in zip(table["unit"], table["shortfall"], strict=True)
-            ],
-            _HEADERS["note"]: table["note"],
-        }
-    )
-    return display.drop(columns=["#"]) if notes else display.drop(columns=[_HEADERS["note"]])
-
-
-def _header(column: str, labels: dict[str, tuple[str, str]]) -> str:
-    if column in _HEADERS:
-        return _HEADERS[column]
-    for key, (zh, en) in labels.items():
-        for measure, measure_zh, measure_en in (
-            ("compound_share", "小区覆盖率", "compound share"),
-            ("population_share", "人口覆盖率", "population share"),
-        ):
-            if column == f"{key}_{measure}":
-                return f"{zh}{measure_zh} / {en} {measure_en}"
-    return column
-
-
-def _bilingual(frame: pd.DataFrame, labels: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    return frame.rename(columns={c: _header(c, labels) for c in frame.columns})
-
-
-_WHOLE_NUMBER_COLUMNS = frozenset(
-    {"residents", "population", "uncovered_population", "culture_population", "households",
-     "dist_m", "threshold_m"}
-)
-_ONE_DECIMAL_COLUMNS = frozenset({"minutes", "threshold_min", "culture_per_100k"})
-_EXCEL_FORMATS = {"{:.1%}": "0.0%", "{:,.0f}": "#,##0", "{:.1f}": "0.0"}
-
-
-def _number_pattern(column: str) -> str | None:
-    """How a numeric column is shown (a str.format pattern), or None to leave it as is."""
-    if column.endswith("_share"):
-        return "{:.1%}"
-    if column in _WHOLE_NUMBER_COLUMNS:
-        return "{:,.0f}"
-    if column in _ONE_DECIMAL_COLUMNS:
-        return "{:.1f}"
-    return None
-
-
-def _markdown_table(frame: pd.DataFrame, labels: dict[str, tuple[str, str]]) -> str:
-    if frame.empty:
-        return "(none / 无)\n"
-    shown = frame.copy()
-    for column in shown.columns:
-        values = shown[column]
-        pattern = _number_pattern(column)
-        if pattern is not None:
-            shown[column] = [("" if pd.isna(v) else pattern.format(v)) for v in values]
-    shown = _bilingual(shown, labels)
-    return _escape_pipes(shown).to_markdown(index=False) + "\n"
-
-
-def _escape_pipes(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
-
-
-def _summary_lines(report: IndicatorReport) -> list[tuple[str, str]]:
-    population = (
-        "unknown" if math.isnan(report.population_total) else f"{report.population_total:,.0f}"
-    )
-    return [
-        ("研究 / Study", f"{report.title.zh} / {report.title.en} ({report.profile_name})"),
-        ("示例数据 / Sample data", "是 yes" if report.sample else "否 no"),
-        (
-            "阈值标准 / Threshold preset",
-            f"{report.preset}: {report.preset_label.zh} / {report.preset_label.en} — "
-            f"{report.preset_source} (categories with a life-circle level use it; the others "
-            "give their own threshold and source)",
-        ),
-        (
-            "基本覆盖 / 'Basically full' coverage",
-            f"≥ {_pct(report.full_coverage_share)} of residents (indicators.full_coverage_share)",
-        ),
-        (
-            "步行速度 / Walking speed",
-            f"{report.walking_speed_m_per_min:.0f} m/min ({report.walking_speed_m_per_min * 0.06:g} km/h)",
-        ),
-        ("人口 / Population (per-capita indicators)", f"{population} — {report.population_source}"),
-    ]
-
-
-def report_markdown(report: IndicatorReport) -> str:
-    """The report as Markdown: summary, every table, notes and credits.
-
-    Parameters
-    ----------
-    report : IndicatorReport
-        From :func:`indicator_report`.
-
-    Returns
-    -------
-    str
-        Markdown text (GitHub tables). The failing-compounds table lists the
-        :data:`MARKDOWN_TOP_COMPOUNDS` largest compounds of each category; the CSV and the
-        workbook list all of them.
-    """
-    labels = report.category_labels
-    lines = [f"# {report.title.zh} / {report.title.en}", "", "## 指标报告 / Indicator report", ""]
-    if report.sample:
-        lines += [f"> **{_SAMPLE_WARNING}**", ""]
-    lines += [f"- **{k}:** {v}" for k, v in _summary_lines(report)]
-    lines += ["", "### 规划指标 / Plan indicators", "",
-              _escape_pipes(_indicator_display(report, notes=False)).to_markdown(index=False), ""]
-    lines += [f"{i}. {note}" for i, note in enumerate(report.indicators["note"], start=1)]
-    lines += [""]
-    lines += ["### 设施类别与步行阈值 / Categories and walking thresholds", "",
-              _markdown_table(report.categories, labels)]
-    lines += ["### 分街道 / By sub-district", "", _markdown_table(report.by_sub_district, labels)]
-    lines += ["### 未覆盖人口 / Uncovered residents", "",
-              _markdown_table(report.uncovered_population, labels)]
-    lines += [
-        "### 未达标小区 / Compounds beyond the threshold", "",
-        f"The {MARKDOWN_TOP_COMPOUNDS} most populous per category; all of them are in "
-        "failing_compounds.csv and report.xlsx.", "",
-    ]
-    failing = report.failing_compounds
-    for key, group in failing.groupby("category", sort=False):
-        zh, en = labels.get(str(key), (str(key), str(key)))
-        lines += [f"#### {zh} / {en}: {len(group):,} compound(s)", "",
-                  _markdown_table(group.head(MARKDOWN_TOP_COMPOUNDS).drop(
-                      columns=["category", "label_zh", "label_en"]), labels)]
-    if failing.empty:
-        lines += ["(none / 无)", ""]
-    if report.notes:
-        lines += ["### 说明 / Notes", ""] + [f"- {note}" for note in report.notes] + [""]
-    lines += ["### 数据来源 / Credits", ""] + [f"- {credit}" for credit in report.credits] + [""]
-    return "\n".join(lines)
-
-
-def _write_workbook(path: Path, report: IndicatorReport) -> None:
-    from openpyxl.styles import Alignment, Font
-
-    labels = report.category_labels
-    about = pd.DataFrame(
-        [*_summary_lines(report), *[("说明 / Note", n) for n in report.notes],
-         *[("数据来源 / Credit", c) for c in report.credits]],
-        columns=["项目 / Item", "内容 / Value"],
-    )
-    if report.sample:
-        about = pd.concat(
-            [pd.DataFrame([("示例数据 / SAMPLE DATA", _SAMPLE_WARNING)], columns=about.columns), about],
-            ignore_index=True,
-        )
-    sheets = {
-        SHEET_NAMES["indicators"]: (_indicator_display(report), []),
-        SHEET_NAMES["by_sub_district"]: (_bilingual(report.by_sub_district, labels),
-                                          list(report.by_sub_district.columns)),
-        SHEET_NAMES["failing_compounds"]: (_bilingual(report.failing_compounds, labels),
-                                            list(report.failing_compounds.columns)),
-        SHEET_NAMES["uncovered_population"]: (_bilingual(report.uncovered_population, labels),
-                                               list(report.uncovered_population.columns)),
-        SHEET_NAMES["categories"]: (_bilingual(report.categories, labels),
-                                     list(report.categories.columns)),
-        SHEET_NAMES["about"]: (about, []),
-    }
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, (frame, raw_columns) in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            for position, column in enumerate(raw_columns, start=1):
-                number_format = _EXCEL_FORMATS.get(_number_pattern(column) or "")
-                if number_format:
-                    for (cell,) in sheet.iter_rows(min_row=2, min_col=position, max_col=position):
-                        cell.number_format = number_format
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            for letter_cells in sheet.columns:
-                width = max(len(str(c.value or "")) for c in letter_cells[:50])
-                sheet.column_dimensions[letter_cells[0].column_letter].width = min(
-                    max(10, width * 1.2), 60
-                )
-            sheet.freeze_panes = "A2"
-
-
-def _write_report_files(
-    report: IndicatorReport, folder: Path, stage: Callable[[str | Path], Path]
-) -> list[Path]:
-    written = []
-    for name, table in report.tables.items():
-        path = folder / f"{name}.csv"
-        io.write_table(stage(path), table)
-        written.append(path)
-    markdown = folder / REPORT_MARKDOWN
-    io.write_text(stage(markdown), report_markdown(report))
-    workbook = folder / REPORT_WORKBOOK
-    io.write_atomic(stage(workbook), lambda tmp: _write_workbook(tmp, report))
-    return [*written, markdown, workbook]
-
-
-def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
-    """Write the indicator report: one CSV per table, Markdown and an Excel workbook.
-
-    Parameters
-    ----------
-    report : IndicatorReport
-        From :func:`indicator_report`.
-    folder : str or Path
-        Output folder (created when missing).
-
-    Returns
-    -------
-    list of Path
-        ``<table>.csv`` for every table (UTF-8 with BOM, snake_case columns), ``report.md`` and
-        ``report.xlsx`` (one sheet per table with bilingual headers, plus an "about" sheet).
-        All files are staged and moved into place together: a failure leaves earlier files as
-        they were.
-    """
-    folder = Path(folder)
-    with io.staged_outputs() as stage:
-        return _write_report_files(report, folder, stage)
-
-
-def write_report_bundle(
-    result: RunResult,
-    out: str | Path | None = None,
-    *,
-    maps_dir: str | Path | None = None,
-    offline_map: bool = True,
-    report: IndicatorReport | None = None,
-) -> list[Path]:
-    """Write everything a planner needs: report, gap layers, gap map and static maps.
-
-    Parameters
-    ----------
-    result : RunResult
-        From :func:`lifecircle.run`.
-    out : str or Path, optional
-        Folder of the report and the layers (default ``data/processed/<profile>/report``).
-    maps_dir : str or Path, optional
-        Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
-    offline_map : bool, default True
-        Write an HTML map that works with no internet (inline scripts, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
-    report : IndicatorReport, optional
-        The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
-        a population raster again).
-
-    Returns
-    -------
-    list of Path
-        The report files (see :func:`write_report`), ``report_layers.gpkg`` (service areas,
-        gap layers, study area, sub-districts), ``<profile>_gaps.html`` and one
-        ``<profile>_<category>.png`` per category and for the complete life circle. Everything
-        is built in memory first and moved into place together.
-    """
-    from . import maps
-    from .pipeline import output_dir
-
-    profile = result.profile
-    folder = Path(out) if out is not None else output_dir(profile) / "report"
-    map_folder = Path(maps_dir) if maps_dir else (folder if out is not None else settings.maps_folder)
-    report = report if report is not None else indicator_report(result)
-    service_areas = gaps.result_service_areas(result)
-    layers = {"service_areas": service_areas}
-    layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}
-    layers["study_area"] = result.study_area
-    if result.sub_districts is not None:
-        layers["sub_districts"] = result.sub_districts
-    compounds = result.compounds.to_crs(settings.exchange_crs)
-    fmap = maps.coverage_map(
-        compounds,
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        service_areas=service_areas,
-        credits=report.credits,
-        tiles=not offline_map,
-    )
-    with io.staged_outputs() as stage:
-        written = _write_report_files(report, folder, stage)
-        gpkg = folder / "report_layers.gpkg"
-        io.write_geopackage_layers(stage(gpkg), layers)
-        html = map_folder / f"{profile.name}_gaps.html"
-        maps.save_map(fmap, stage(html), self_contained=offline_map)
-        written += [gpkg, html]
-        for key in [*profile.categories, COMPLETE]:
-            png = map_folder / f"{profile.name}_{key}.png"
-            maps.static_map(
-                compounds,
-                result.study_area,
-                profile,
-                None if key == COMPLETE else key,
-                stage(png),
-                service_areas=service_areas,
-                sub_districts=result.sub_districts,
-                credits=report.credits,
-            )
-            written.append(png)
-    return written

@@ -20,7 +20,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .errors import NetworkError
+from ..errors import NetworkError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .crs import to_wgs84
-from .errors import DataError, LifecircleWarning
+from ..crs import to_wgs84
+from ..errors import DataError, LifecircleWarning
 
 #: File suffixes read_layer understands.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (

@@ -19,13 +19,9 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from . import settings
+from .. import schema, settings
+from ..schema import STATUS_BEYOND_SNAP_LIMIT, STATUS_ISLAND, STATUS_OK
 from .network import WalkNetwork, snap_to_edges, split_edges_at_points, symmetric_csr
-
-#: Values of the ``access_status`` column.
-STATUS_OK = "ok"
-STATUS_BEYOND_SNAP_LIMIT = "beyond_snap_limit"
-STATUS_ISLAND = "island"
 
 
 @dataclass(frozen=True)
@@ -293,12 +289,13 @@ def category_access(
     # Append "" so that index -1 (no facility) reads as an empty name.
     names = np.append(labels, "")[nearest]
     finite = np.where(np.isfinite(distance), distance, np.nan)
+    columns = schema.category_columns(category)
     return pd.DataFrame(
         {
-            f"{category}_dist_m": finite,
-            f"{category}_min": finite / walking_speed_m_per_min,
-            f"{category}_count": counts,
-            f"{category}_covered": covered,
-            f"{category}_nearest": names,
+            columns.dist_m: finite,
+            columns.minutes: finite / walking_speed_m_per_min,
+            columns.count: counts,
+            columns.covered: covered,
+            columns.nearest: names,
         }
     )

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +22,22 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+
+from .._atomic import atomic_path, write_atomic, write_text
+
+__all__ = [
+    "atomic_path",
+    "file_sha256",
+    "package_versions",
+    "run_manifest",
+    "staged_outputs",
+    "write_atomic",
+    "write_geo",
+    "write_geopackage_layers",
+    "write_json",
+    "write_table",
+    "write_text",
+]
 
 #: Packages whose versions the manifest records.
 _VERSIONED = (
@@ -39,38 +54,6 @@ _VERSIONED = (
     "pyrosm",
     "prcoords",
 )
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
-
-    Parameters
-    ----------
-    path : str or Path
-        The final destination. Its folder is created when missing.
-
-    Yields
-    ------
-    Path
-        Where to write. On an exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last: some drivers (GeoPackage) check it.
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # Some writers (GeoPackage) refuse to write over an existing empty file.
-    tmp.unlink()
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -108,31 +91,6 @@ def staged_outputs() -> Iterator[Callable[[str | Path], Path]]:
     finally:
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
-    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically.
-
-    Parameters
-    ----------
-    path : str or Path
-        The final destination.
-    writer : callable
-        Receives the temporary path and writes the file there.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    with atomic_path(path) as tmp:
-        writer(tmp)
-    return Path(path)
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write UTF-8 text atomically."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:

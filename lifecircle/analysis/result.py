@@ -1,0 +1,69 @@
+"""RunResult: everything one run computed, the one object that analysis hands to outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from ..profile import Profile
+from .access import AccessGraph
+from .network import WalkNetwork
+
+
+@dataclass
+class RunResult:
+    """Everything one run computed; what the outputs write and notebooks inspect.
+
+    Attributes
+    ----------
+    profile : Profile
+    study_area : geopandas.GeoDataFrame
+        The study-area polygon (EPSG:4326).
+    sub_districts : geopandas.GeoDataFrame or None
+    network : WalkNetwork
+        The projected walking network (study area buffered by the largest threshold).
+    access_graph : AccessGraph
+    compounds : geopandas.GeoDataFrame
+        One row per compound inside the study area (EPSG:4326) with population, snap, status
+        and per-category distance/time/count/covered columns (names in
+        :mod:`lifecircle.schema`), and ``complete``.
+    facilities : geopandas.GeoDataFrame
+        All facilities (EPSG:4326) with ``category``, ``name``, snap distance and status.
+    facility_snaps : dict of str to pandas.DataFrame
+        Per category, the snaps (network CRS), aligned with that category's facilities.
+    coverage : pandas.DataFrame
+        From :func:`lifecircle.analysis.coverage.coverage_table` (by sub-district when known).
+    targets : pandas.DataFrame
+        From :func:`lifecircle.analysis.coverage.check_targets`.
+    inputs : dict
+        Role → file or source description (for the manifest).
+    credits : list of str
+        Data-source credits to show on maps and reports.
+    timings : dict
+        Step → seconds.
+    notes : list of str
+        Warnings raised during the run, for the manifest and reports.
+    """
+
+    profile: Profile
+    study_area: gpd.GeoDataFrame
+    sub_districts: gpd.GeoDataFrame | None
+    network: WalkNetwork
+    access_graph: AccessGraph
+    compounds: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    facility_snaps: dict[str, pd.DataFrame]
+    coverage: pd.DataFrame
+    targets: pd.DataFrame
+    inputs: dict[str, Any] = field(default_factory=dict)
+    credits: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def categories(self) -> list[str]:
+        """Category keys in profile order."""
+        return list(self.profile.categories)

@@ -1,0 +1,1 @@
+"""Everything that comes in: OpenStreetMap (files and Overpass), tables, areas, rasters."""
