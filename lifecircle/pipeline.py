@@ -347,7 +347,12 @@ def _assemble_compounds(
     for frame in columns:
         for name in frame.columns:
             out[name] = frame[name].to_numpy()
-    out[schema.COMPLETE] = coverage.complete_life_circle(out, coverage.required_categories(profile))
+    required = coverage.required_categories(profile)
+    out[schema.COMPLETE] = coverage.complete_life_circle(out, required)
+    thresholds = {key: category.threshold_m for key, category in profile.categories.items()}
+    near = coverage.near_misses(out, thresholds, profile.near_miss_share, required)
+    for column in near.columns:
+        out[column] = near[column].to_numpy()
     return out
 
 

@@ -253,6 +253,9 @@ class Profile(_Strict):
     projected_crs: str = settings.default_projected_crs
     walking_speed_kmh: float = Field(default=settings.walking_speed_kmh, gt=0, le=10)
     snap_limit_m: float = Field(default=settings.snap_limit_m, gt=0, le=2000)
+    #: A compound beyond a threshold but within threshold × (1 + near_miss_share) is a near
+    #: miss: reported beside coverage so that 10 m short and 2 km short do not look the same.
+    near_miss_share: float = Field(default=settings.near_miss_share, ge=0, le=1)
     categories: dict[str, Category] = Field(min_length=1)
     compounds: Compounds
     sub_districts: SubDistricts | None = None

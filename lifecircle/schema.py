@@ -27,6 +27,8 @@ SNAP_LAT = "snap_lat"
 SUB_DISTRICT = "sub_district"
 #: Category key, and column, of the complete life circle (every required category covered).
 COMPLETE = "complete"
+#: Not a complete life circle, but every missing required category is a near miss.
+COMPLETE_NEAR_MISS = "complete_near_miss"
 
 # --- the facility table ----------------------------------------------------------------------
 CATEGORY = "category"
@@ -54,6 +56,8 @@ class CategoryColumns(NamedTuple):
     """Within the threshold (bool)."""
     nearest: str
     """Name of the nearest facility."""
+    near_miss: str
+    """Not covered, but within the threshold plus the profile's near-miss margin (bool)."""
 
 
 def category_columns(category: str) -> CategoryColumns:
@@ -75,6 +79,7 @@ def category_columns(category: str) -> CategoryColumns:
         count=f"{category}_count",
         covered=f"{category}_covered",
         nearest=f"{category}_nearest",
+        near_miss=f"{category}_near_miss",
     )
 
 
@@ -84,3 +89,8 @@ def covered_column(category: str) -> str:
     ``complete`` (the complete life circle) has its own column; every other key is a category.
     """
     return COMPLETE if category == COMPLETE else category_columns(category).covered
+
+
+def near_miss_column(category: str) -> str:
+    """The bool column that marks near misses for ``category`` (or the complete life circle)."""
+    return COMPLETE_NEAR_MISS if category == COMPLETE else category_columns(category).near_miss

@@ -41,6 +41,9 @@ walking_speed_kmh: float = 4.5
 snap_limit_m: float = 250.0
 #: A layer whose median snap distance exceeds this is suspicious (e.g. GCJ-02 read as WGS84).
 implausible_median_snap_m: float = 120.0
+#: Default near-miss margin: compounds not covered but within the threshold plus this share of
+#: it (10%) are reported as near misses.
+near_miss_share: float = 0.10
 #: Average persons per household used when only households are known: Shanghai, 2020 census
 #: (第七次全国人口普查, 上海市平均每个家庭户 2.32 人).
 persons_per_household: float = 2.32

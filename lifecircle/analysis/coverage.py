@@ -9,14 +9,22 @@ disappears from the rates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ..profile import Profile, Target
-from ..schema import ALL_AREAS, COMPLETE, STATUS_OK, category_columns, covered_column
+from ..schema import (
+    ALL_AREAS,
+    COMPLETE,
+    COMPLETE_NEAR_MISS,
+    STATUS_OK,
+    category_columns,
+    covered_column,
+    near_miss_column,
+)
 from .access import representative_points
 
 
@@ -70,6 +78,48 @@ def complete_life_circle(compounds: pd.DataFrame, required: Iterable[str]) -> pd
     return compounds[columns].all(axis=1)
 
 
+def near_misses(
+    compounds: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    share: float,
+    required: Iterable[str],
+) -> pd.DataFrame:
+    """Near-miss flags: not covered, but within the threshold plus ``share`` of it.
+
+    Parameters
+    ----------
+    compounds : pandas.DataFrame
+        With ``{category}_dist_m``, ``{category}_covered`` and ``complete`` columns.
+    thresholds : mapping of str to float
+        Walking threshold (m) of each category.
+    share : float
+        The margin as a share of the threshold (0.1: up to 10% beyond it).
+    required : iterable of str
+        Categories of the complete life circle.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``compounds``: ``{category}_near_miss`` per category and
+        ``complete_near_miss`` (no complete life circle, but every required category is covered
+        or a near miss). Compounds off the network are never near misses.
+    """
+    flags = {}
+    for key, threshold in thresholds.items():
+        columns = category_columns(key)
+        distance = pd.to_numeric(compounds[columns.dist_m], errors="coerce").to_numpy(float)
+        within_margin = np.nan_to_num(distance, nan=np.inf) <= threshold * (1 + share) + 1e-6
+        flags[columns.near_miss] = within_margin & ~compounds[columns.covered].astype(bool)
+    frame = pd.DataFrame(flags, index=compounds.index)
+    required = list(required)
+    close = pd.Series(bool(required), index=compounds.index)
+    for key in required:
+        columns = category_columns(key)
+        close &= compounds[columns.covered].astype(bool) | frame[columns.near_miss]
+    frame[COMPLETE_NEAR_MISS] = close & ~compounds[COMPLETE].astype(bool)
+    return frame
+
+
 def assign_sub_districts(
     compounds: gpd.GeoDataFrame, sub_districts: gpd.GeoDataFrame | None
 ) -> pd.Series:
@@ -121,7 +171,9 @@ def coverage_table(
     pandas.DataFrame
         One row per (area, category) with ``n_compounds``, ``n_covered``, ``compound_share``,
         ``population``, ``population_covered``, ``population_share`` (``NaN`` when population is
-        unknown) and ``n_flagged`` (compounds not on the main network).
+        unknown), ``n_flagged`` (compounds not on the main network), ``n_near_miss`` and
+        ``population_near_miss`` (not covered but within the near-miss margin; 0 when the
+        compounds carry no near-miss flags).
     """
     groups: list[tuple[str, pd.DataFrame]] = [(ALL_AREAS, compounds)]
     if by is not None and by in compounds:
@@ -136,6 +188,12 @@ def coverage_table(
             covered = frame[column].astype(bool)
             total_pop = float(population.sum()) if known_population else np.nan
             covered_pop = float(population[covered].sum()) if known_population else np.nan
+            near_column = near_miss_column(category)
+            near = (
+                frame[near_column].astype(bool)
+                if near_column in frame
+                else pd.Series(False, index=frame.index)
+            )
             rows.append(
                 {
                     "area": area,
@@ -147,6 +205,10 @@ def coverage_table(
                     "population_covered": covered_pop,
                     "population_share": covered_pop / total_pop if total_pop else np.nan,
                     "n_flagged": flagged,
+                    "n_near_miss": int(near.sum()),
+                    "population_near_miss": (
+                        float(population[near].sum()) if known_population else np.nan
+                    ),
                 }
             )
     return pd.DataFrame(rows)

@@ -36,7 +36,8 @@ def check_compound_columns(compounds: pd.DataFrame, profile: Profile) -> None:
         schema.COMPOUND_ID, schema.NAME, schema.POPULATION, schema.ACCESS_STATUS, schema.COMPLETE
     ]
     for key in profile.categories:
-        needed += list(schema.category_columns(key))
+        columns = schema.category_columns(key)
+        needed += [columns.dist_m, columns.minutes, columns.count, columns.covered, columns.nearest]
     missing = [c for c in needed if c not in compounds.columns]
     if missing:
         raise DataError(
