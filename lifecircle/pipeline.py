@@ -29,11 +29,11 @@ from .analysis.access import (
     representative_points,
     snap_layer,
 )
-from .analysis.network import WalkNetwork, walking_network
+from .analysis.network import WalkNetwork, walking_network, walking_network_from_segments
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, osm, tables
+from .sources import areas, osm, osm_arrays, tables
 
 
 @contextmanager
@@ -174,12 +174,14 @@ def _network(
     """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
     osm_file = profile.resolve(profile.network.osm_file)
     if profile.network.source == "osm_file":
-        graph = osm.graph_from_osm_file(osm_file, buffered)
+        # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
+        segments = osm_arrays.read_street_segments(osm_file, buffered)
+        network = walking_network_from_segments(segments, profile.projected_crs)
         log.inputs["network"] = osm_file
     else:
         graph = osm.graph_from_osm_online(buffered, cache_dir)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
-    network = walking_network(graph, profile.projected_crs)
+        network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
