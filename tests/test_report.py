@@ -18,7 +18,6 @@ import lifecircle as lc
 from lifecircle import cli
 from lifecircle.analysis import gaps
 from lifecircle.analysis import indicators as report
-from lifecircle.errors import OfflineError
 from lifecircle.outputs import excel, markdown
 from lifecircle.outputs import html as html_out
 from lifecircle.profile import Indicators, Population
@@ -356,24 +355,6 @@ def test_cli_report_command(study, tmp_path):
     assert (out / "coverage.csv").is_file() and (out / "reportstudy.html").is_file()
     assert (out / "report" / "report.xlsx").is_file()
     assert (out / "reportstudy_gaps.html").is_file() and (out / "reportstudy_complete.png").is_file()
-
-
-def test_offline_fallback_is_shared(monkeypatch, study):
-    calls = []
-
-    def fake_run(profile, osm_file=None, progress=True):
-        calls.append(profile.name)
-        if profile.name != cli.SAMPLE_PROFILE:
-            raise OfflineError("OpenStreetMap is unreachable")
-        return "sample result"
-
-    monkeypatch.setattr(cli.pipeline, "run", fake_run)
-    assert cli.run_with_fallback(study) == "sample result"
-    assert calls == ["reportstudy", cli.SAMPLE_PROFILE]
-    with pytest.raises(OfflineError):
-        cli.run_with_fallback(study, sample_fallback=False)
-    outcome = CliRunner().invoke(cli.app, ["report", str(study), "--no-sample-fallback"])
-    assert outcome.exit_code == 1 and "unreachable" in outcome.output
 
 
 # --- real data: Huangpu ------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Writing a run's whole output set: data files, report, gap layers and maps.
 
-Every in-memory product is built first; the files are then staged and moved into place
-together, so a failure never leaves a half-written set.
+Every in-memory product is built first; the files are then written as one set
+(:func:`lifecircle.outputs.files.output_set`): into a fresh folder that replaces the previous
+set in one atomic switch, so a failure or a kill never leaves a half-written or mixed set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import settings
@@ -73,16 +75,31 @@ def write_outputs(
     """
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
     run_files = _run_products(result, folder, map_folder, self_contained_map)
     report_products = None
     if report is not False:
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
         report_products = _report_products(result, measured, folder / "report", map_folder)
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         written = _write_run_products(run_files, stage)
         if report_products is not None:
             written += _write_report_products(report_products, stage, self_contained_map)
     return written
+
+
+@contextmanager
+def _output_set(
+    result: RunResult | None, folder: Path, map_folder: Path
+) -> Iterator[Callable[[str | Path], Path]]:
+    """One whole output set, its files stamped with the inputs' time (reproducible)."""
+    inputs = list(result.inputs.values()) if result is not None else []
+    log = {"profile": result.profile.name, "timings_s": result.timings} if result else None
+    with (
+        files.output_set(folder, maps_dir=map_folder, log=log) as stage,
+        files.output_timestamp(files.reproducible_timestamp(inputs)),
+    ):
+        yield stage
 
 
 def _run_products(
@@ -114,8 +131,9 @@ def _run_products(
     manifest = files.run_manifest(
         profile.model_dump(mode="json"),
         result.inputs,
-        result.timings,
-        list(paths.values()),
+        None,
+        [_in_set(path, folder, map_folder) for path in paths.values()],
+        base_dir=profile.base_dir,
         extra={
             "sample": profile.sample,
             "credits": result.credits,
@@ -132,6 +150,13 @@ def _run_products(
         "self_contained": self_contained_map,
         "manifest": manifest,
     }
+
+
+def _in_set(path: Path, folder: Path, map_folder: Path) -> Path:
+    """Where a file lies inside the output set (maps outside ``folder`` go to ``maps/``)."""
+    if map_folder != folder and path.parent == map_folder:
+        return Path("maps") / path.name
+    return path.relative_to(folder)
 
 
 def _counts(result: RunResult) -> dict:
@@ -189,7 +214,7 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
         All files are staged and moved into place together: a failure leaves earlier files as
         they were.
     """
-    with files.staged_outputs() as stage:
+    with _output_set(None, Path(folder), Path(folder)) as stage:
         return _write_report_files(report, Path(folder), stage)
 
 
@@ -266,7 +291,9 @@ def write_report_bundle(
     result : RunResult
         From :func:`lifecircle.run`.
     out : str or Path, optional
-        Folder of the report and the layers (default ``data/processed/<profile>/report``).
+        Folder of the report and the layers, written as an output set of its own. By default
+        the run's whole set (``data/processed/<profile>``, report in ``report/``) is written
+        again, so that the report never sits beside the files of another run.
     maps_dir : str or Path, optional
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
@@ -284,9 +311,15 @@ def write_report_bundle(
         ``<profile>_<category>.png`` per category and for the complete life circle. Everything
         is built in memory first and moved into place together.
     """
-    folder = Path(out) if out is not None else output_dir(result.profile) / "report"
-    map_folder = _maps_dir(out, maps_dir, folder)
     report = report if report is not None else indicator_report(result)
+    if out is None:
+        # The default place is inside the run's own set: write the whole set again.
+        return write_outputs(
+            result, maps_dir=maps_dir, self_contained_map=offline_map, report=report
+        )
+    folder = Path(out)
+    map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
     products = _report_products(result, report, folder, map_folder)
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         return _write_report_products(products, stage, offline_map)
