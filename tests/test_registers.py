@@ -122,3 +122,52 @@ def test_a_missing_capacity_column_is_named():
     layer = points([(0, 0)], name=["a"]).to_crs("EPSG:4326")
     with pytest.raises(DataError, match="'床位'.*columns are: name"):
         register_part(layer, "list", 0, capacity_field="床位")
+
+
+@pytest.mark.realdata
+def test_huangpu_theatre_register_is_cleaned_audited_and_reported(huangpu_result, shared_data, tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+
+    import lifecircle as lc
+
+    # Independently: the theatre rows inside Huangpu buffered by the 1,000 m threshold, and those
+    # whose names mark them closed or night clubs.
+    districts = gpd.read_file(shared_data / "shanghai_districts_cgcs2000.geojson")
+    huangpu = districts[districts["name"] == "黄浦区"].to_crs("EPSG:32651").geometry.union_all()
+    raw = pd.read_csv(shared_data / "shanghai_theatres_cinemas_amap_wgs84.csv")
+    where = gpd.GeoSeries(gpd.points_from_xy(raw["lon"], raw["lat"]), crs="EPSG:4326").to_crs("EPSG:32651")
+    in_buffer = raw[where.within(huangpu.buffer(1000)).to_numpy()]
+    closed = in_buffer["name"].str.contains("暂停营业|已关闭|装修中|停业|倒闭|歇业|已搬迁")
+    clubs = ~closed & in_buffer["name"].str.contains("KTV|夜总会|会所", case=False)
+
+    excluded = huangpu_result.excluded_facilities
+    culture = excluded[excluded["category"] == "culture"]
+    assert sorted(culture["name"]) == sorted(in_buffer.loc[closed | clubs, "name"])
+    assert (culture["reason"] == "closed").sum() == closed.sum() >= 4
+    assert (culture["reason"] == "out of scope").sum() == clubs.sum() >= 2
+    inside = set(culture.loc[culture["inside_study_area"], "name"])
+    assert {"凯迪拉克·上海音乐厅(装修中)", "中/小剧场(暂停营业)", "秘密影院(暂停营业)",
+            "白金瀚宫KTV夜总会", "伯爵3号会所KTV"} <= inside
+    facilities = huangpu_result.facilities
+    assert not set(culture["name"]) & set(facilities.loc[facilities["category"] == "culture", "name"])
+
+    report = lc.indicator_report(huangpu_result)
+    lc.write_report(report, tmp_path)
+    audit = pd.read_csv(tmp_path / "facility_audit.csv", encoding="utf-8-sig")
+    row = audit[(audit["category"] == "culture") & (audit["source"] != MERGED_ROW)].iloc[0]
+    assert [row["entries"], row["excluded"], row["facilities"]] == [
+        len(in_buffer), (closed | clubs).sum(), len(in_buffer) - (closed | clubs).sum()
+    ]
+    listed = pd.read_csv(tmp_path / "excluded_facilities.csv", encoding="utf-8-sig")
+    assert len(listed) == len(excluded)
+
+    # The compound population is households × 2.32: the report says it is an estimate.
+    assert report.population_estimated
+    assert "households × 2.32" in report.population_caveat
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "population is an estimate" in markdown
+    caveats = report.indicators.set_index("key")["caveat"]
+    assert caveats["life_circle_population"] == report.population_caveat
+    assert caveats["culture_per_100k"] == report.population_caveat
+    assert caveats["life_circle_compounds"] == ""

@@ -257,6 +257,8 @@ def test_write_report_files_read_back(built, tmp_path):
         "failing_compounds.csv",
         "uncovered_population.csv",
         "categories.csv",
+        "facility_audit.csv",
+        "excluded_facilities.csv",
         "report.md",
         "report.xlsx",
     ]

@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -28,8 +27,10 @@ from ..profile import THRESHOLD_PRESETS, Label, Profile
 from ..schema import ALL_AREAS, COMPLETE
 from . import gaps
 from .coverage import required_categories
-from .population import Population, per_capita_population
+from .facilities import facilities_inside
+from .population import Population, per_capita_population, population_caveat
 from .result import RunResult
+from .supply_report import indicator_caveats, population_notes, supply_demand
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -41,7 +42,6 @@ INDICATOR_KEYS = (
     "elderly_population",
     "shelter_compounds",
 )
-#: Excel sheet of each table (bilingual, at most 31 characters).
 
 
 @dataclass
@@ -84,6 +84,21 @@ class IndicatorReport:
         Warnings of the run and of the report.
     category_labels : dict of str to (str, str)
         (中文, English) label of every category key and of ``complete``.
+    facility_audit : pandas.DataFrame
+        Completeness of the facility registers per category and register
+        (``facility_audit.csv``).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope (``excluded_facilities.csv``).
+    supply_demand : pandas.DataFrame
+        Capacity against demand per area and category, for categories with a capacity
+        (:func:`lifecircle.analysis.capacity.supply_table`); empty otherwise.
+    population_estimated : bool
+        The compound residents behind population shares are (partly) households × persons per
+        household: every verdict that depends on them carries ``population_caveat``.
+    population_caveat : str
+        That caveat ("" when the residents are counted or scaled to a census).
+    census_ratio : float
+        Census total ÷ the compounds' estimated residents (NaN when either is unknown).
     """
 
     profile_name: str
@@ -104,17 +119,28 @@ class IndicatorReport:
     credits: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     category_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    supply_demand: pd.DataFrame = field(default_factory=pd.DataFrame)
+    population_estimated: bool = False
+    population_caveat: str = ""
+    census_ratio: float = np.nan
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The report's tables by name, in report order."""
-        return {
+        """The report's tables by name, in report order (``supply_demand`` only when measured)."""
+        tables = {
             "indicators": self.indicators,
             "by_sub_district": self.by_sub_district,
             "failing_compounds": self.failing_compounds,
             "uncovered_population": self.uncovered_population,
             "categories": self.categories,
         }
+        if not self.supply_demand.empty:
+            tables["supply_demand"] = self.supply_demand
+        tables["facility_audit"] = self.facility_audit
+        tables["excluded_facilities"] = self.excluded_facilities
+        return tables
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,6 +184,8 @@ def indicator_report(result: RunResult) -> IndicatorReport:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     notes += population.notes
+    caveat = population_caveat(result)
+    notes += population_notes(result, caveat.text)
     preset = THRESHOLD_PRESETS[profile.threshold_preset]
     labels = {key: gaps.category_label(result, key) for key in [*profile.categories, COMPLETE]}
     indicators = pd.DataFrame(
@@ -170,6 +198,7 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         ]
     )
     indicators["met"] = indicators["met"].astype(object).where(indicators["met"].notna(), pd.NA)
+    indicators["caveat"] = indicator_caveats(indicators, population, caveat.text)
     return IndicatorReport(
         profile_name=profile.name,
         title=profile.title,
@@ -189,6 +218,12 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         credits=_credits(result),
         notes=list(dict.fromkeys(notes)),
         category_labels=labels,
+        facility_audit=result.facility_audit,
+        excluded_facilities=result.excluded_facilities,
+        supply_demand=supply_demand(result),
+        population_estimated=caveat.estimated,
+        population_caveat=caveat.text,
+        census_ratio=caveat.census_ratio,
     )
 
 
@@ -327,40 +362,6 @@ def _life_circle_rows(result: RunResult) -> list[dict[str, Any]]:
             COMPLETE, "compound_share", share, target, f"have {definition}",
         ),
     ]
-
-
-def facilities_inside(result: RunResult, category: str) -> gpd.GeoDataFrame:
-    """Facilities of a category inside the study area, with their sub-district.
-
-    Facilities in the network buffer around the study area serve its residents (they count
-    for coverage) but do not belong to it: they do not count for per-sub-district or
-    per-capita indicators.
-
-    Parameters
-    ----------
-    result : RunResult
-        From :func:`lifecircle.run`.
-    category : str
-        A category key.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        EPSG:4326, the facilities whose location lies within the study area, with
-        ``sub_district`` (``""`` when outside every sub-district or when there are none).
-    """
-    facilities = result.facilities.to_crs(settings.exchange_crs)
-    facilities = facilities[facilities["category"] == category]
-    area = result.study_area.to_crs(settings.exchange_crs).geometry.union_all()
-    inside = facilities[facilities.geometry.within(area).to_numpy()].copy()
-    inside["sub_district"] = ""
-    if result.sub_districts is not None and not inside.empty:
-        districts = result.sub_districts.to_crs(settings.exchange_crs)[["name", "geometry"]]
-        joined = gpd.sjoin(inside[["geometry"]], districts, how="left", predicate="within")
-        # A point on a shared border matches twice: keep the first sub-district by name.
-        first = joined.sort_values("name").groupby(level=0)["name"].first()
-        inside["sub_district"] = first.reindex(inside.index).fillna("").astype(object)
-    return inside
 
 
 def _childcare_row(result: RunResult) -> dict[str, Any]:
