@@ -270,6 +270,8 @@ def test_write_report_files_read_back(built, tmp_path):
         "failing_compounds.csv",
         "uncovered_population.csv",
         "categories.csv",
+        "facility_audit.csv",
+        "excluded_facilities.csv",
         "report.md",
         "report.xlsx",
     ]
@@ -426,6 +428,9 @@ def test_huangpu_indicator_report(huangpu_result, shared_data):
     districts = gpd.read_file(shared_data / "shanghai_districts_cgcs2000.geojson")
     huangpu = districts[districts["name"] == "黄浦区"].geometry.union_all()
     theatres = pd.read_csv(shared_data / "shanghai_theatres_cinemas_amap_wgs84.csv")
+    # Closed entries and night clubs are not cultural venues (the profile's register rules).
+    closed_or_clubs = "暂停营业|已关闭|装修中|停业|倒闭|歇业|已搬迁|KTV|夜总会|会所"
+    theatres = theatres[~theatres["name"].str.contains(closed_or_clubs, case=False)]
     venues = gpd.points_from_xy(theatres["lon"], theatres["lat"]).within(huangpu).sum()
     compounds = pd.read_csv(shared_data / "shanghai_compounds_lianjia2016_bd09.csv")
     wgs = [prcoords.bd_wgs_bored(prcoords.Coords(lat, lon))

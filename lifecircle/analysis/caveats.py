@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..schema import ALL_AREAS, COMPLETE, STATUS_OK
 from .coverage import required_categories
-from .population import Population
+from .population import Population, PopulationCaveat
 from .report_tables import indicator_category
 from .result import RunResult
 
@@ -41,7 +41,10 @@ class Caveat:
 
 
 def data_caveats(
-    result: RunResult, population: Population, indicators: pd.DataFrame
+    result: RunResult,
+    population: Population,
+    indicators: pd.DataFrame,
+    estimate: PopulationCaveat | None = None,
 ) -> pd.DataFrame:
     """The caveats of a run that can change a verdict, most serious first.
 
@@ -54,6 +57,9 @@ def data_caveats(
     indicators : pandas.DataFrame
         The indicator rows (``key``, ``value``, ``target_value``, ``met``), to state which
         verdicts a caveat can turn.
+    estimate : PopulationCaveat, optional
+        From :func:`lifecircle.analysis.population.population_caveat`: whether the compound
+        residents are households × persons per household (not counted, not scaled to a census).
 
     Returns
     -------
@@ -68,7 +74,7 @@ def data_caveats(
         _empty_categories(result),
         _no_footways(result),
         _off_network(result),
-        _population_estimate(result, population, indicators),
+        _population_estimate(result, population, indicators, estimate),
         _population_missing(result),
         _no_sub_districts(result),
     ]
@@ -201,10 +207,16 @@ def _off_network(result: RunResult) -> Caveat | None:
 
 
 def _population_estimate(
-    result: RunResult, population: Population, indicators: pd.DataFrame
+    result: RunResult,
+    population: Population,
+    indicators: pd.DataFrame,
+    estimate: PopulationCaveat | None,
 ) -> Caveat | None:
     spec = result.profile.compounds
-    if spec.population_field or not spec.households_field:
+    estimated = estimate.estimated if estimate is not None else (
+        bool(spec.households_field) and not spec.population_field
+    )
+    if not estimated:
         return None
     pph = spec.persons_per_household
     zh = (f"居民数为估算值：户数 × {pph:g} 人/户。按居民的覆盖率与户均人数无关（相互抵消），"

@@ -27,9 +27,11 @@ from ..schema import ALL_AREAS, COMPLETE
 from . import gaps, report_tables
 from .caveats import data_caveats
 from .coverage import required_categories
-from .population import Population, per_capita_population
-from .report_tables import facilities_inside, indicator_category
+from .facilities import facilities_inside
+from .population import Population, per_capita_population, population_caveat
+from .report_tables import indicator_category
 from .result import RunResult
+from .supply_report import indicator_caveats, population_notes, supply_demand
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -90,6 +92,21 @@ class IndicatorReport:
         Warnings of the run and of the report.
     category_labels : dict of str to (str, str)
         (中文, English) label of every category key and of ``complete``.
+    facility_audit : pandas.DataFrame
+        Completeness of the facility registers per category and register
+        (``facility_audit.csv``).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope (``excluded_facilities.csv``).
+    supply_demand : pandas.DataFrame
+        Capacity against demand per area and category, for categories with a capacity
+        (:func:`lifecircle.analysis.capacity.supply_table`); empty otherwise.
+    population_estimated : bool
+        The compound residents behind population shares are (partly) households × persons per
+        household: every verdict that depends on them carries ``population_caveat``.
+    population_caveat : str
+        That caveat ("" when the residents are counted or scaled to a census).
+    census_ratio : float
+        Census total ÷ the compounds' estimated residents (NaN when either is unknown).
     """
 
     profile_name: str
@@ -112,17 +129,28 @@ class IndicatorReport:
     credits: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     category_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    supply_demand: pd.DataFrame = field(default_factory=pd.DataFrame)
+    population_estimated: bool = False
+    population_caveat: str = ""
+    census_ratio: float = np.nan
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The report's tables by name, in report order."""
-        return {
+        """The report's tables by name, in report order (``supply_demand`` only when measured)."""
+        tables = {
             "indicators": self.indicators,
             "by_sub_district": self.by_sub_district,
             "failing_compounds": self.failing_compounds,
             "uncovered_population": self.uncovered_population,
             "categories": self.categories,
         }
+        if not self.supply_demand.empty:
+            tables["supply_demand"] = self.supply_demand
+        tables["facility_audit"] = self.facility_audit
+        tables["excluded_facilities"] = self.excluded_facilities
+        return tables
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +195,8 @@ def indicator_report(result: RunResult) -> IndicatorReport:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     notes += population.notes
+    caveat = population_caveat(result)
+    notes += population_notes(result, caveat.text)
     preset = THRESHOLD_PRESETS[profile.threshold_preset]
     labels = {key: gaps.category_label(result, key) for key in [*profile.categories, COMPLETE]}
     indicators = pd.DataFrame(
@@ -179,6 +209,7 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         ]
     )
     indicators["met"] = indicators["met"].astype(object).where(indicators["met"].notna(), pd.NA)
+    indicators["caveat"] = indicator_caveats(indicators, population, caveat.text)
     return IndicatorReport(
         profile_name=profile.name,
         title=profile.title,
@@ -195,11 +226,17 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         failing_compounds=report_tables.failing_compounds(result),
         uncovered_population=report_tables.uncovered_population(result),
         categories=report_tables.categories_table(result),
-        caveats=data_caveats(result, population, indicators),
+        caveats=data_caveats(result, population, indicators, caveat),
         near_miss_share=profile.near_miss_share,
         credits=report_tables.credits(result),
         notes=list(dict.fromkeys(notes)),
         category_labels=labels,
+        facility_audit=result.facility_audit,
+        excluded_facilities=result.excluded_facilities,
+        supply_demand=supply_demand(result),
+        population_estimated=caveat.estimated,
+        population_caveat=caveat.text,
+        census_ratio=caveat.census_ratio,
     )
 
 
