@@ -40,6 +40,15 @@ GAP_REASON_LABELS = {
     "missing_categories": "缺少类别 / categories missing",
     **ACCESS_LABELS,
 }
+#: Why a register entry was excluded, and the audit row of a category's merged register.
+EXCLUSION_LABELS = {"closed": "已关闭 / closed", "out of scope": "不属于该类 / out of scope"}
+MERGED_LABEL = "合并后 / merged register"
+#: Supply-and-demand methods and the demand group of every resident.
+METHOD_LABELS = {
+    "2sfca": "两步移动搜寻法 / 2SFCA (two-step floating catchment)",
+    "gaussian": "高斯两步移动搜寻法 / Gaussian 2SFCA",
+}
+ALL_RESIDENTS_LABEL = "全体居民 / all residents"
 LEVEL_LABELS = {
     "5min": "5分钟生活圈 / 5-minute",
     "10min": "10分钟生活圈 / 10-minute",
@@ -64,7 +73,8 @@ HEADERS = {
     "value": "实测 / Measured",
     "met": "结果 / Result",
     "shortfall": "差距 / Shortfall",
-    "source": "目标依据 / Target source",
+    "target_source": "目标依据 / Target source",
+    "source": "数据来源 / Source",
     "note": "说明 / Note",
     "area": "区域 / Area",
     "residents": "居民 / Residents",
@@ -107,6 +117,31 @@ HEADERS = {
     "facilities_in_buffer": "设施(含周边) / Facilities (with surroundings)",
     "facilities_inside": "区内设施 / Facilities inside",
     "caveat": "数据局限 / Caveat",
+    "entries": "条目 / Entries",
+    "excluded": "排除 / Excluded",
+    "facilities": "保留设施 / Facilities kept",
+    "unique": "仅此来源 / Unique",
+    "shared": "多来源共有 / Shared",
+    "merged_away": "合并去重 / Merged away",
+    "reason": "排除原因 / Reason",
+    "pattern": "匹配规则 / Pattern",
+    "field": "字段 / Field",
+    "lon": "经度 / Longitude",
+    "lat": "纬度 / Latitude",
+    "inside_study_area": "在研究区内 / Inside the study area",
+    "demand_group": "需求人群 / Demand group",
+    "demand": "需求人口 / Demand",
+    "facilities_without_capacity": "无容量数据设施 / Facilities without capacity",
+    "capacity_inside": "区内容量 / Capacity inside",
+    "capacity_required": "所需容量 / Capacity required",
+    "container_ratio": "容量比 / Capacity ratio",
+    "supply_per_person": "人均供给(2SFCA) / Supply per person",
+    "supply_ratio": "供给比 / Supply ratio",
+    "demand_share_enough": "供给充足人口比例 / Demand served enough",
+    "unit": "单位 / Unit",
+    "norm": "配置标准 / Norm",
+    "norm_source": "标准依据 / Norm source",
+    "method": "方法 / Method",
     "effect_zh": "影响 (中文)",
     "effect_en": "Effect on the results (English)",
 }
@@ -221,17 +256,32 @@ SHARE = NumberFormat("{:.1%}", "0.0%")
 COUNT = NumberFormat("{:,.0f}", "#,##0")
 ONE_DECIMAL = NumberFormat("{:,.1f}", "#,##0.0")
 IDENTIFIER = NumberFormat("{:.0f}", "0")
+TWO_DECIMALS = NumberFormat("{:,.2f}", "#,##0.00")
+FOUR_DECIMALS = NumberFormat("{:.4f}", "0.0000")
+DEGREES = NumberFormat("{:.6f}", "0.000000")
 
 _COUNT_COLUMNS = frozenset(
     {"residents", "population", "uncovered_population", "culture_population", "households",
      "dist_m", "threshold_m", "population_covered", "population_near_miss",
-     "childcare_facilities", "culture_venues", "facilities_in_buffer", "facilities_inside"}
+     "childcare_facilities", "culture_venues", "facilities_in_buffer", "facilities_inside",
+     "entries", "excluded", "facilities", "unique", "shared", "merged_away", "demand",
+     "facilities_without_capacity", "capacity_inside", "capacity_required"}
 )
 _ONE_DECIMAL_COLUMNS = frozenset({"minutes", "threshold_min", "culture_per_100k"})
+_OTHER_FORMATS = {
+    "container_ratio": TWO_DECIMALS,
+    "supply_ratio": TWO_DECIMALS,
+    "supply_per_person": FOUR_DECIMALS,
+    "demand_share_enough": SHARE,
+    "lon": DEGREES,
+    "lat": DEGREES,
+}
 
 
 def column_format(column: str) -> NumberFormat | None:
     """How a numeric report column is shown, or None to leave it as it is."""
+    if column in _OTHER_FORMATS:
+        return _OTHER_FORMATS[column]
     if column.endswith("_share"):
         return SHARE
     if column == "compound_id":

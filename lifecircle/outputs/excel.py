@@ -22,11 +22,14 @@ from .display import NumberFormat
 from .report_view import (
     DisplayTable,
     about_view,
+    audit_view,
     categories_view,
     caveats_view,
+    excluded_view,
     failing_view,
     indicators_view,
     sub_district_view,
+    supply_view,
     uncovered_view,
 )
 
@@ -37,6 +40,9 @@ SHEET_NAMES = {
     "failing_compounds": "未达标小区 Failing compounds",
     "uncovered_population": "未覆盖人口 Uncovered population",
     "categories": "类别与阈值 Categories",
+    "supply_demand": "供需 Supply and demand",
+    "facility_audit": "设施数据审计 Facility audit",
+    "excluded_facilities": "排除条目 Excluded entries",
     "about": "说明 About",
 }
 #: Widest column (characters) and the width of a CJK character in Excel's units.
@@ -47,16 +53,22 @@ _CJK_WIDTH = 2.0
 def report_sheets(
     report: IndicatorReport, maps: list[tuple[str, str]] | None = None
 ) -> dict[str, DisplayTable]:
-    """The workbook's sheets by name, in order."""
-    return {
-        SHEET_NAMES["indicators"]: indicators_view(report),
-        SHEET_NAMES["caveats"]: caveats_view(report),
-        SHEET_NAMES["by_sub_district"]: sub_district_view(report),
-        SHEET_NAMES["failing_compounds"]: failing_view(report),
-        SHEET_NAMES["uncovered_population"]: uncovered_view(report),
-        SHEET_NAMES["categories"]: categories_view(report),
-        SHEET_NAMES["about"]: about_view(report, maps),
+    """The workbook's sheets by name, in order (supply and demand only when measured)."""
+    views = {
+        "indicators": indicators_view(report),
+        "caveats": caveats_view(report),
+        "by_sub_district": sub_district_view(report),
+        "failing_compounds": failing_view(report),
+        "uncovered_population": uncovered_view(report),
+        "categories": categories_view(report),
+        "supply_demand": supply_view(report),
+        "facility_audit": audit_view(report),
+        "excluded_facilities": excluded_view(report),
+        "about": about_view(report, maps),
     }
+    if report.supply_demand.empty:
+        del views["supply_demand"]
+    return {SHEET_NAMES[key]: view for key, view in views.items()}
 
 
 def write_workbook(

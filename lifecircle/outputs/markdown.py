@@ -9,17 +9,22 @@ from ._safe import markdown_text
 from .display import SAMPLE_WARNING, category_text
 from .report_view import (
     DisplayTable,
+    audit_view,
     categories_view,
+    excluded_view,
     failing_view,
     indicators_view,
     sub_district_coverage_view,
     sub_district_facilities_view,
     summary_lines,
+    supply_view,
     uncovered_view,
 )
 
 #: Compounds per category listed in the Markdown report (all of them are in the CSV and workbook).
 MARKDOWN_TOP_COMPOUNDS = 10
+#: Excluded register entries listed in the Markdown report.
+MARKDOWN_TOP_EXCLUDED = 20
 NONE_TEXT = "(none / 无)"
 
 
@@ -75,6 +80,26 @@ def _failing_lines(report: IndicatorReport) -> list[str]:
     return lines
 
 
+def _supply_lines(report: IndicatorReport) -> list[str]:
+    lines = []
+    if not report.supply_demand.empty:
+        lines += ["### 供需 / Supply and demand", "", markdown_table(supply_view(report))]
+    if not report.facility_audit.empty:
+        lines += ["### 设施数据审计 / Facility registers", "", markdown_table(audit_view(report))]
+    excluded = report.excluded_facilities
+    if not excluded.empty:
+        view = excluded_view(report)
+        shown = DisplayTable(view.frame.head(MARKDOWN_TOP_EXCLUDED), view.formats)
+        listed = (
+            f"; the first {MARKDOWN_TOP_EXCLUDED} are listed, all of them in "
+            "excluded_facilities.csv and report.xlsx" if len(excluded) > MARKDOWN_TOP_EXCLUDED else ""
+        )
+        lines += ["### 排除条目 / Excluded register entries", "",
+                  f"{len(excluded):,} entries excluded as closed or out of scope{listed}.", "",
+                  markdown_table(shown)]
+    return lines
+
+
 def report_markdown(report: IndicatorReport, maps: list[tuple[str, str]] | None = None) -> str:
     """The report as Markdown: summary, maps, indicators, caveats, every table, credits.
 
@@ -110,6 +135,7 @@ def report_markdown(report: IndicatorReport, maps: list[tuple[str, str]] | None 
               markdown_table(sub_district_facilities_view(report))]
     lines += ["### 未覆盖人口 / Uncovered residents", "", markdown_table(uncovered_view(report))]
     lines += _failing_lines(report)
+    lines += _supply_lines(report)
     if report.notes:
         lines += ["### 说明 / Notes", ""] + [f"- {markdown_text(n)}" for n in report.notes] + [""]
     lines += ["### 数据来源 / Credits", ""]

@@ -15,8 +15,14 @@ import pandas as pd
 
 from ..analysis.indicators import IndicatorReport, pct
 from ..analysis.report_tables import DISTRICT_MEASURES, district_column
+from ..profile_supply import ALL_RESIDENTS
+from ..sources.registers import MERGED_ROW
 from .display import (
+    ALL_RESIDENTS_LABEL,
+    EXCLUSION_LABELS,
     HEADERS,
+    MERGED_LABEL,
+    METHOD_LABELS,
     SAMPLE_WARNING,
     UNIT_FORMATS,
     NumberFormat,
@@ -97,7 +103,8 @@ def indicators_view(report: IndicatorReport, *, compact: bool = False) -> Displa
             HEADERS["value"]: table["value"],
             HEADERS["met"]: [met_text(v) for v in table["met"]],
             HEADERS["shortfall"]: table["shortfall"],
-            HEADERS["source"]: table["source"],
+            HEADERS["target_source"]: table["source"],
+            HEADERS["caveat"]: table.get("caveat", ""),
             HEADERS["note"]: table["note"],
         }
     )
@@ -105,7 +112,7 @@ def indicators_view(report: IndicatorReport, *, compact: bool = False) -> Displa
         HEADERS[c]: row_formats for c in ("target_value", "value", "shortfall")
     }
     if compact:
-        frame = frame.drop(columns=[HEADERS["target_value"], HEADERS["note"]])
+        frame = frame.drop(columns=[HEADERS["target_value"], HEADERS["caveat"], HEADERS["note"]])
     else:
         frame = frame.drop(columns=["#"])
     return DisplayTable(frame, formats)
@@ -182,6 +189,38 @@ def categories_view(report: IndicatorReport) -> DisplayTable:
         {"category": lambda k: category_text(k, labels), "category_key": str,
          "level": level_label, "required": yes_no},
         drop=("label_zh", "label_en"),
+    )
+
+
+def audit_view(report: IndicatorReport) -> DisplayTable:
+    """The facility registers' completeness: entries, exclusions, merges per category."""
+    labels = report.category_labels
+    return _relabel(
+        report.facility_audit, labels,
+        {"category": lambda k: category_text(k, labels),
+         "source": lambda s: MERGED_LABEL if s == MERGED_ROW else s},
+    )
+
+
+def excluded_view(report: IndicatorReport) -> DisplayTable:
+    """Register entries excluded as closed or out of scope, with the matching rule."""
+    labels = report.category_labels
+    return _relabel(
+        report.excluded_facilities, labels,
+        {"category": lambda k: category_text(k, labels),
+         "reason": lambda r: EXCLUSION_LABELS.get(str(r), str(r)),
+         "inside_study_area": yes_no},
+    )
+
+
+def supply_view(report: IndicatorReport) -> DisplayTable:
+    """Capacity against demand per area and category (categories with a capacity)."""
+    labels = report.category_labels
+    return _relabel(
+        report.supply_demand, labels,
+        {"area": area_label, "category": lambda k: category_text(k, labels),
+         "method": lambda m: METHOD_LABELS.get(str(m), str(m)),
+         "demand_group": lambda g: ALL_RESIDENTS_LABEL if g == ALL_RESIDENTS else g},
     )
 
 
