@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import pipeline_supply, schema, settings
 from ._progress import Reporter
-from .analysis import checks, coverage
+from .analysis import checks, coverage, entrances
 from .analysis.access import (
     AccessGraph,
     build_access_graph,
@@ -116,14 +116,21 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_layers = {key: register.facilities for key, register in facility_registers.items()}
     with _timed(timings, "compounds", reporter):
         compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
     with _timed(timings, "snapping", reporter):
-        compound_snaps, facility_snaps = _snaps(profile, network, compounds, facility_layers)
-        access_graph = build_access_graph(network, compound_snaps, facility_snaps)
+        access_points, compound_snaps, facility_snaps = _snaps(
+            profile, network, compounds, gates, facility_layers
+        )
+        access_graph = build_access_graph(
+            network, access_points.snaps, facility_snaps, compound_of=access_points.compound
+        )
     with _timed(timings, "walking distances", reporter):
         columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
         sub_districts = areas.sub_district_polygons(profile, study_area)
         compounds = _assemble_compounds(compounds, compound_snaps, columns, network, sub_districts)
+        compounds[schema.ACCESS_RULE] = access_points.rule
+        compounds[schema.N_GATES] = access_points.n_gates
         compounds = pipeline_supply.residents(compounds, profile, reporter)
         compounds, supply = pipeline_supply.supply_demand(
             profile, access_graph, compounds, facility_layers
@@ -258,14 +265,44 @@ def _compounds(
     return compounds
 
 
+def _gates(
+    profile: Profile,
+    compounds: gpd.GeoDataFrame,
+    buffered: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+) -> tuple[gpd.GeoSeries, pd.DataFrame] | None:
+    """The compounds' gates and which compound each belongs to (None without gates)."""
+    spec = profile.compounds.gates
+    if spec is None:
+        return None
+    layer = _clip(_load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
+    log.source("gates", profile, [spec.source])
+    return pipeline_supply.gate_links(profile, layer, compounds, reporter)
+
+
 def _snaps(
     profile: Profile,
     network: WalkNetwork,
     compounds: gpd.GeoDataFrame,
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None,
     facility_layers: dict[str, gpd.GeoDataFrame],
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Snap compounds and facilities to the network, checking each source's coordinates."""
-    compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
+) -> tuple[entrances.AccessPoints, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Snap compounds (their gates, polygon edge or point) and facilities to the network,
+    checking each source's coordinates."""
+    spec = profile.compounds
+    access_points = entrances.compound_access_points(
+        network,
+        compounds,
+        profile.snap_limit_m,
+        gates=gates[0] if gates else None,
+        links=gates[1] if gates else None,
+        boundary=spec.boundary_access,
+        interior_leg=spec.gates.interior_leg if spec.gates else False,
+    )
+    compound_snaps = entrances.compound_snaps(access_points, len(compounds))
     checks.warn_about_snaps(
         compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
     )
@@ -279,7 +316,7 @@ def _snaps(
             checks.warn_about_snaps(
                 facility_snaps[key][part], what, source.crs, network, layer[part]
             )
-    return compound_snaps, facility_snaps
+    return access_points, compound_snaps, facility_snaps
 
 
 def _distances(

@@ -20,7 +20,7 @@ from .analysis import capacity, population
 from .analysis.access import AccessGraph
 from .errors import LifecircleWarning
 from .profile import LayerSource, Profile
-from .sources import registers
+from .sources import gates, registers
 
 
 def facility_register(
@@ -102,6 +102,27 @@ def register_tables(
 def _concat(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     frames = [t for t in tables if len(t)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def gate_links(
+    profile: Profile, layer: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame, reporter: Reporter
+) -> tuple[gpd.GeoSeries, pd.DataFrame]:
+    """The gates (EPSG:4326) and the compound each belongs to."""
+    spec = profile.compounds.gates
+    assert spec is not None  # called only when the profile names gates
+    links = gates.link_gates(
+        layer,
+        compounds,
+        link_field=spec.link_field,
+        compound_field=spec.compound_field,
+        max_distance_m=spec.max_distance_m,
+        projected_crs=profile.projected_crs,
+    )
+    reporter.info(
+        f"gates: {links['gate'].nunique():,} of {len(layer):,} belong to "
+        f"{links['compound'].nunique():,} of {len(compounds):,} compounds"
+    )
+    return layer.geometry.reset_index(drop=True), links
 
 
 def open_facilities(profile: Profile, graph: AccessGraph, key: str, layer: pd.DataFrame) -> AccessGraph:
