@@ -17,6 +17,7 @@ the ``/api/status`` status code.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import json
 import re
 import threading
@@ -208,10 +209,9 @@ class FakeOverpass:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                try:
+                # The client may have given up waiting (the "slow" fault).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (the "slow" fault)
 
             def _interpreter(self, query: str | None) -> None:
                 if not query:

@@ -11,7 +11,6 @@ inputs, see :func:`output_timestamp`).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import json
 import os
@@ -28,7 +27,9 @@ import geopandas as gpd
 import pandas as pd
 
 from .._atomic import atomic_path, write_atomic, write_text
+from . import _reproducible
 from ._output_set import check_output_folder, output_lock, output_set, store_folder
+from ._safe import neutralise_formulas
 
 __all__ = [
     "atomic_path",
@@ -106,10 +107,13 @@ def staged_outputs() -> Iterator[Callable[[str | Path], Path]]:
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
-    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese correctly) atomically."""
-    return write_atomic(
-        path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig")
-    )
+    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese correctly) atomically.
+
+    Text cells that a spreadsheet would read as a formula are neutralised (see
+    :func:`lifecircle.outputs._safe.neutralise_formulas`).
+    """
+    safe = neutralise_formulas(frame)
+    return write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 
 def write_geo(path: str | Path, gdf: gpd.GeoDataFrame, layer: str | None = None) -> Path:
@@ -185,36 +189,40 @@ def reproducible_timestamp(paths: list[str | Path] | None = None) -> datetime | 
     return datetime.fromtimestamp(int(max(times)), UTC) if times else None
 
 
-_timestamp: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
-    "lifecircle_output_timestamp", default=None
-)
-
-
 @contextlib.contextmanager
 def output_timestamp(when: datetime | None) -> Iterator[datetime]:
     """Give every file written inside the block the same recorded time (reproducible outputs).
 
-    GeoPackages record it as ``gpkg_contents.last_change`` (GDAL's ``OGR_CURRENT_DATE``);
-    other writers read it with :func:`current_timestamp`. ``None`` uses 1970-01-01, so that
-    the files still do not depend on the clock.
+    Parameters
+    ----------
+    when : datetime or None
+        The inputs' date (:func:`reproducible_timestamp`). GeoPackages record the resulting
+        moment as ``gpkg_contents.last_change`` (GDAL's ``OGR_CURRENT_DATE``), workbooks as
+        their document dates; ``SOURCE_DATE_EPOCH`` wins, and None falls back to a fixed
+        moment (see :func:`lifecircle.outputs._reproducible.output_moment`).
+
+    Yields
+    ------
+    datetime
+        The moment recorded in the files.
     """
     import pyogrio
 
-    when = when or datetime.fromtimestamp(0, UTC)
-    token = _timestamp.set(when)
+    token = _reproducible.set_moment.set(when)
+    moment = _reproducible.output_moment()
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
     try:
-        yield when
+        yield moment
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-        _timestamp.reset(token)
+        _reproducible.set_moment.reset(token)
 
 
-def current_timestamp() -> datetime | None:
-    """The recorded time of the outputs being written (see :func:`output_timestamp`)."""
-    return _timestamp.get()
+def current_timestamp() -> datetime:
+    """The time recorded in the outputs being written (see :func:`output_timestamp`)."""
+    return _reproducible.output_moment()
 
 
 def run_manifest(
