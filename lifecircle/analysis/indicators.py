@@ -30,7 +30,7 @@ from .coverage import required_categories
 from .facilities import facilities_inside
 from .population import Population, per_capita_population, population_caveat
 from .result import RunResult
-from .supply_report import indicator_caveats, population_notes, supply_demand
+from .supply_report import group_overall, indicator_caveats, population_notes, supply_demand
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -296,8 +296,9 @@ def _share_row(
     minimum: float,
     target_text: str,
     how: str,
+    overall: pd.Series | None = None,
 ) -> dict[str, Any]:
-    row = _overall(result, category)
+    row = overall if overall is not None else _overall(result, category)
     base = {"key": key, "zh": zh, "en": en, "unit": "share", "target": target_text,
             "target_value": minimum}
     if row is None:
@@ -475,12 +476,16 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
             )
             continue
         minimum, source = _target_minimum(profile, key, measure)
+        # Per-capita measures count the category's demand group (e.g. residents aged 60+).
+        group = group_overall(result, key) if measure == "population_share" else None
         rows.append(
             _share_row(
                 result, row_key, zh,
                 f"Elderly care within {_threshold_text(profile, key)} ({suffix_en})",
                 key, measure, minimum, f"≥ {pct(minimum)} ({source})",
-                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}",
+                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}"
+                + (f" ({group.name})" if group is not None else ""),
+                overall=group,
             )
         )
     return rows
