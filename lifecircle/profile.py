@@ -257,6 +257,9 @@ class Indicators(_Strict):
     culture_per_100k_target: float = Field(default=15.5, ge=0)
     elderly_category: str | None = "elderly_care"
     shelter_category: str | None = "shelter"
+    #: The policy document these indicators and their targets come from (cited in reports);
+    #: without it the reports call them "profile target".
+    source: str | None = None
 
 
 class Target(_Strict):

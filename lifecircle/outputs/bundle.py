@@ -11,13 +11,16 @@ from pathlib import Path
 
 from .. import settings
 from ..analysis import gaps
-from ..analysis.indicators import IndicatorReport, indicator_report
+from ..analysis.indicators import PROFILE_TARGET, IndicatorReport, indicator_report
 from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
-from . import files, html, static_map, web_map
+from . import display, files, html, static_map, web_map
 from .excel import write_workbook
 from .markdown import report_markdown
+
+#: Announces a step of the writing ("building the gap map", "writing report.xlsx").
+Progress = Callable[[str], None]
 
 #: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
 REPORT_MARKDOWN = "report.md"
@@ -43,6 +46,7 @@ def write_outputs(
     maps_dir: str | Path | None = None,
     self_contained_map: bool = True,
     report: IndicatorReport | bool = False,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -65,24 +69,49 @@ def write_outputs(
         Also write the indicator report, gap layers, gap map and static maps (see
         :func:`write_report_bundle`) into ``<out>/report``: True measures it here, an
         :class:`IndicatorReport` of ``result`` is used as it is.
+    progress : callable, optional
+        Called with a short description before each step that can take seconds (building a
+        map, service areas, writing each file), e.g. a :class:`lifecircle._progress.Reporter`
+        step announcer.
 
     Returns
     -------
     list of Path
         The files written, the manifest last among the run files.
     """
+    say = progress or _silent
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
+    say("building the interactive map")
     run_files = _run_products(result, folder, map_folder, self_contained_map)
     report_products = None
     if report is not False:
+        if not isinstance(report, IndicatorReport):
+            say("measuring the plan's indicators")
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
-        report_products = _report_products(result, measured, folder / "report", map_folder)
+        report_products = _report_products(result, measured, folder / "report", map_folder, say)
     with files.staged_outputs() as stage:
+        stage = _announcing(stage, say)
         written = _write_run_products(run_files, stage)
         if report_products is not None:
-            written += _write_report_products(report_products, stage, self_contained_map)
+            written += _write_report_products(
+                report_products, stage, self_contained_map, run_map=run_files["paths"]["map"]
+            )
     return written
+
+
+def _silent(message: str) -> None:
+    """No progress display."""
+
+
+def _announcing(stage: Callable[[str | Path], Path], say: Progress) -> Callable[[str | Path], Path]:
+    """``stage`` that announces each file as it is about to be written."""
+
+    def announced(final: str | Path) -> Path:
+        say(f"writing {Path(final).name}")
+        return stage(final)
+
+    return announced
 
 
 def _run_products(
@@ -149,25 +178,31 @@ def _write_run_products(products: dict, stage: Callable[[str | Path], Path]) -> 
     files.write_geo(stage(paths["compounds"]), products["compounds"])
     files.write_geopackage_layers(stage(paths["gpkg"]), products["layers"])
     files.write_geo(stage(paths["facilities"]), result.facilities)
-    files.write_table(stage(paths["coverage"]), result.coverage)
-    files.write_table(stage(paths["targets"]), result.targets)
+    labels = display.category_labels(result.profile)
+    files.write_table(stage(paths["coverage"]), display.coverage_csv(result.coverage, labels))
+    source = result.profile.indicators.source or PROFILE_TARGET
+    files.write_table(stage(paths["targets"]), display.targets_csv(result.targets, source))
     html.save_map(products["map"], stage(paths["map"]), self_contained=products["self_contained"])
     files.write_json(stage(paths["manifest"]), products["manifest"])
     return list(paths.values())
 
 
 def _write_report_files(
-    report: IndicatorReport, folder: Path, stage: Callable[[str | Path], Path]
+    report: IndicatorReport,
+    folder: Path,
+    stage: Callable[[str | Path], Path],
+    maps: list[Path] | None = None,
 ) -> list[Path]:
     written = []
     for name, table in report.tables.items():
         path = folder / f"{name}.csv"
-        files.write_table(stage(path), table)
+        files.write_table(stage(path), display.report_csv(table, report.near_miss_share))
         written.append(path)
+    links = display.map_links(maps or [], folder, report.category_labels)
     markdown = folder / REPORT_MARKDOWN
-    files.write_text(stage(markdown), report_markdown(report))
+    files.write_text(stage(markdown), report_markdown(report, links))
     workbook = folder / REPORT_WORKBOOK
-    files.write_atomic(stage(workbook), lambda tmp: write_workbook(tmp, report))
+    files.write_atomic(stage(workbook), lambda tmp: write_workbook(tmp, report, links))
     return [*written, markdown, workbook]
 
 
@@ -194,10 +229,16 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
 
 
 def _report_products(
-    result: RunResult, report: IndicatorReport, folder: Path, map_folder: Path
+    result: RunResult,
+    report: IndicatorReport,
+    folder: Path,
+    map_folder: Path,
+    say: Progress = _silent,
 ) -> dict:
+    say("walking service areas (isochrones)")
     service_areas = gaps.result_service_areas(result)
     layers = {"service_areas": service_areas}
+    say("gap layers")
     layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}
     layers["study_area"] = result.study_area
     if result.sub_districts is not None:
@@ -214,7 +255,10 @@ def _report_products(
 
 
 def _write_report_products(
-    products: dict, stage: Callable[[str | Path], Path], self_contained_map: bool
+    products: dict,
+    stage: Callable[[str | Path], Path],
+    self_contained_map: bool,
+    run_map: Path | None = None,
 ) -> list[Path]:
     result, report = products["result"], products["report"]
     profile, folder, map_folder = result.profile, products["folder"], products["map_folder"]
@@ -229,12 +273,11 @@ def _write_report_products(
         credits=report.credits,
         tiles=not self_contained_map,
     )
-    written = _write_report_files(report, folder, stage)
     gpkg = folder / "report_layers.gpkg"
     files.write_geopackage_layers(stage(gpkg), products["layers"])
     gaps_html = map_folder / f"{profile.name}_gaps.html"
     html.save_map(fmap, stage(gaps_html), self_contained=self_contained_map)
-    written += [gpkg, gaps_html]
+    written = [gpkg, gaps_html]
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
         static_map.static_map(
@@ -248,7 +291,9 @@ def _write_report_products(
             credits=report.credits,
         )
         written.append(png)
-    return written
+    # The report comes first in the list and links every map written with it.
+    maps = [p for p in [run_map, *written] if p is not None and p.suffix in (".html", ".png")]
+    return [*_write_report_files(report, folder, stage, maps), *written]
 
 
 def write_report_bundle(
@@ -258,6 +303,7 @@ def write_report_bundle(
     maps_dir: str | Path | None = None,
     offline_map: bool = True,
     report: IndicatorReport | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -275,6 +321,8 @@ def write_report_bundle(
     report : IndicatorReport, optional
         The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
         a population raster again).
+    progress : callable, optional
+        Called with a short description before each step that can take seconds.
 
     Returns
     -------
@@ -286,7 +334,8 @@ def write_report_bundle(
     """
     folder = Path(out) if out is not None else output_dir(result.profile) / "report"
     map_folder = _maps_dir(out, maps_dir, folder)
+    say = progress or _silent
     report = report if report is not None else indicator_report(result)
-    products = _report_products(result, report, folder, map_folder)
+    products = _report_products(result, report, folder, map_folder, say)
     with files.staged_outputs() as stage:
-        return _write_report_products(products, stage, offline_map)
+        return _write_report_products(products, _announcing(stage, say), offline_map)
