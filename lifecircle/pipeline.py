@@ -34,7 +34,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, check_input_files, load_profile
-from .sources import areas, osm, registers, tables
+from .sources import areas, geocode, osm, registers, tables
 
 
 @contextmanager
@@ -209,13 +209,17 @@ def _network(
     """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
         osm_file = profile.resolve(profile.network.osm_file)
-        graph = osm.graph_from_osm_file(osm_file, buffered)
+        with reporter.working(f"reading {osm_file.name} ({_size_text(osm_file)})"):
+            graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
-        graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
+        with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
+                              "Overpass: a download can take minutes)"):
+            graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
         log.inputs["network_cache"] = cache_dir / "network.graphml"
-    network = walking_network(graph, profile.projected_crs)
+    with reporter.working("building the walking graph"):
+        network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
@@ -234,10 +238,11 @@ def _facility_register(
 ) -> registers.Register:
     """One category's facilities from all its registers, inside the buffered study area."""
     category = profile.categories[key]
-    layers = [
-        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir, reporter), buffered)
-        for source in category.sources
-    ]
+    layers = []
+    for source in category.sources:
+        with reporter.working(f"reading {key}: {_source_name(source)}"):
+            layer = _load_layer(profile, source, buffered, osm_file, cache_dir, reporter)
+            layers.append(_clip(layer, buffered))
     labels = pipeline_supply.source_labels(profile, category.sources)
     register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
@@ -263,7 +268,8 @@ def _compounds(
 ) -> gpd.GeoDataFrame:
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
-    raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir, reporter)
+    with reporter.working(f"reading compounds: {_source_name(source)}"):
+        raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir, reporter)
     described = log.source("compounds", profile, [source])
     _check_population_fields(profile, raw, described)
     compounds = _clip(raw, area_polygon).reset_index(drop=True)
@@ -315,7 +321,9 @@ def _gates(
     spec = profile.compounds.gates
     if spec is None:
         return None
-    layer = _clip(_load_layer(profile, spec.source, buffered, osm_file, cache_dir, reporter), buffered)
+    with reporter.working(f"reading gates: {_source_name(spec.source)}"):
+        layer = _load_layer(profile, spec.source, buffered, osm_file, cache_dir, reporter)
+        layer = _clip(layer, buffered)
     log.source("gates", profile, [spec.source])
     return pipeline_supply.gate_links(profile, layer, compounds, reporter)
 
@@ -397,6 +405,18 @@ def _load_layer(
             osm_file=osm_file,
             cache_dir=cache_dir / "features",
             progress=reporter.info if reporter is not None else None,
+        )
+    if source.geocode is not None:
+        return geocode.geocoded_layer(
+            profile.resolve(source.file),
+            service=source.geocode.service,
+            address_field=source.geocode.address_field,
+            city=source.geocode.city,
+            name_field=source.name_field,
+            layer=source.layer,
+            sheet=source.sheet,
+            where=source.where,
+            cache_dir=cache_dir / "geocode",
         )
     return tables.read_layer(
         profile.resolve(source.file),
@@ -491,6 +511,21 @@ def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarr
     points = gpd.GeoSeries.from_xy(snaps["snap_x"], snaps["snap_y"], crs=network.crs)
     points = points.to_crs(settings.exchange_crs)
     return points.x.to_numpy(), points.y.to_numpy()
+
+
+def _source_name(source: LayerSource) -> str:
+    """A layer source in a few words: its file name or its OpenStreetMap tags."""
+    if source.osm_tags is not None:
+        return f"OpenStreetMap tags {source.osm_tags}"
+    return Path(str(source.file)).name
+
+
+def _size_text(path: Path | None) -> str:
+    """'12.3 MB' for a file (its size tells how long reading it may take)."""
+    try:
+        return f"{Path(path).stat().st_size / 1e6:,.1f} MB"
+    except (OSError, TypeError):
+        return "size unknown"
 
 
 def _describe_source(profile: Profile, source: LayerSource) -> str:
