@@ -33,7 +33,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, osm, tables
+from .sources import areas, context, osm, tables
 
 
 @contextmanager
@@ -128,6 +128,8 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         table = coverage.coverage_table(compounds, list(profile.categories), by=by)
         targets = coverage.check_targets(table, profile.targets)
         facilities = _assemble_facilities(facility_layers, facility_snaps, network)
+    with _timed(timings, "map context", reporter):
+        water = _water(buffered, layer_osm_file, cache_dir)
     return RunResult(
         profile=profile,
         study_area=study_area,
@@ -142,7 +144,15 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         inputs=log.inputs,
         credits=list(dict.fromkeys(log.credits)),
         timings=timings,
+        water=water,
     )
+
+
+def _water(buffered: Any, osm_file: Path | None, cache_dir: Path) -> gpd.GeoDataFrame | None:
+    """Water to draw on offline maps (None when there is none): context, never an input."""
+    if osm_file is not None:
+        return context.water_features(buffered, osm_file=osm_file)
+    return context.water_features(buffered, cache_dir=cache_dir / "features")
 
 
 @dataclass

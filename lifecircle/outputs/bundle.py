@@ -7,6 +7,7 @@ together, so a failure never leaves a half-written set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
@@ -16,7 +17,9 @@ from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
 from . import files, html, static_map, web_map
+from .basemaps import Basemap, resolve_basemap
 from .excel import write_workbook
+from .map_context import MapContext, map_context
 from .markdown import report_markdown
 
 #: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
@@ -43,6 +46,7 @@ def write_outputs(
     maps_dir: str | Path | None = None,
     self_contained_map: bool = True,
     report: IndicatorReport | bool = False,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -59,8 +63,13 @@ def write_outputs(
     maps_dir : str or Path, optional
         Folder for the HTML and PNG maps (default ``maps/``).
     self_contained_map : bool, default True
-        Write HTML maps that work with no internet (Leaflet inlined, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        Write HTML maps that work with no internet (Leaflet inlined, no background tiles,
+        streets and water drawn from the data); False adds background tiles, which load from
+        the internet when viewed.
+    basemap : str or Basemap, optional
+        The tiles of an online map (``self_contained_map=False``): ``"osm"`` (default),
+        ``"amap"`` (GCJ-02: layers are shifted to match), ``"tianditu"`` or a
+        :class:`~lifecircle.outputs.basemaps.Basemap`.
     report : IndicatorReport or bool, default False
         Also write the indicator report, gap layers, gap map and static maps (see
         :func:`write_report_bundle`) into ``<out>/report``: True measures it here, an
@@ -73,31 +82,41 @@ def write_outputs(
     """
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
-    run_files = _run_products(result, folder, map_folder, self_contained_map)
+    maps = _MapOptions.of(result, self_contained_map, basemap)
+    run_files = _run_products(result, folder, map_folder, maps)
     report_products = None
     if report is not False:
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
-        report_products = _report_products(result, measured, folder / "report", map_folder)
+        report_products = _report_products(result, measured, folder / "report", map_folder, maps)
     with files.staged_outputs() as stage:
         written = _write_run_products(run_files, stage)
         if report_products is not None:
-            written += _write_report_products(report_products, stage, self_contained_map)
+            written += _write_report_products(report_products, stage)
     return written
 
 
+@dataclass(frozen=True)
+class _MapOptions:
+    """How a run's maps are drawn; the context (streets, water) is packed once for all."""
+
+    basemap: Basemap | None
+    context: MapContext
+    paper: str = "A4"
+
+    @classmethod
+    def of(cls, result: RunResult, offline: bool, basemap: str | Basemap | None) -> _MapOptions:
+        chosen = None if offline else resolve_basemap(basemap or True)
+        gcj02 = chosen is not None and chosen.gcj02
+        return cls(chosen, map_context(result.network, result.water, gcj02=gcj02))
+
+
 def _run_products(
-    result: RunResult, folder: Path, map_folder: Path, self_contained_map: bool
+    result: RunResult, folder: Path, map_folder: Path, maps: _MapOptions
 ) -> dict:
     profile = result.profile
     compounds = result.compounds.to_crs(settings.exchange_crs)
     fmap = web_map.coverage_map(
-        compounds,
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        credits=result.credits,
-        tiles=not self_contained_map,
+        result, view="coverage", tiles=maps.basemap, context=maps.context
     )
     layers = {"compounds": compounds, "facilities": result.facilities, "study_area": result.study_area}
     if result.sub_districts is not None:
@@ -129,7 +148,7 @@ def _run_products(
         "layers": layers,
         "result": result,
         "map": fmap,
-        "self_contained": self_contained_map,
+        "self_contained": maps.basemap is None,
         "manifest": manifest,
     }
 
@@ -194,11 +213,13 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
 
 
 def _report_products(
-    result: RunResult, report: IndicatorReport, folder: Path, map_folder: Path
+    result: RunResult, report: IndicatorReport, folder: Path, map_folder: Path,
+    maps: _MapOptions,
 ) -> dict:
     service_areas = gaps.result_service_areas(result)
+    gap_layers = gaps.gap_layers(result, service_areas)
     layers = {"service_areas": service_areas}
-    layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}
+    layers |= {k: v for k, v in gap_layers.items() if not v.empty}
     layers["study_area"] = result.study_area
     if result.sub_districts is not None:
         layers["sub_districts"] = result.sub_districts
@@ -210,30 +231,24 @@ def _report_products(
         "service_areas": service_areas,
         "layers": layers,
         "compounds": result.compounds.to_crs(settings.exchange_crs),
+        "gaps_map": web_map.coverage_map(
+            result, view="gaps", service_areas=service_areas, gap_layers=gap_layers,
+            tiles=maps.basemap, context=maps.context,
+        ),
+        "self_contained": maps.basemap is None,
+        "maps": maps,
     }
 
 
-def _write_report_products(
-    products: dict, stage: Callable[[str | Path], Path], self_contained_map: bool
-) -> list[Path]:
+def _write_report_products(products: dict, stage: Callable[[str | Path], Path]) -> list[Path]:
     result, report = products["result"], products["report"]
     profile, folder, map_folder = result.profile, products["folder"], products["map_folder"]
     service_areas = products["service_areas"]
-    fmap = web_map.coverage_map(
-        products["compounds"],
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        service_areas=service_areas,
-        credits=report.credits,
-        tiles=not self_contained_map,
-    )
     written = _write_report_files(report, folder, stage)
     gpkg = folder / "report_layers.gpkg"
     files.write_geopackage_layers(stage(gpkg), products["layers"])
     gaps_html = map_folder / f"{profile.name}_gaps.html"
-    html.save_map(fmap, stage(gaps_html), self_contained=self_contained_map)
+    html.save_map(products["gaps_map"], stage(gaps_html), self_contained=products["self_contained"])
     written += [gpkg, gaps_html]
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
@@ -258,6 +273,7 @@ def write_report_bundle(
     maps_dir: str | Path | None = None,
     offline_map: bool = True,
     report: IndicatorReport | None = None,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -271,10 +287,12 @@ def write_report_bundle(
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
         Write an HTML map that works with no internet (inline scripts, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        False adds background tiles (``basemap``), which load from the internet when viewed.
     report : IndicatorReport, optional
         The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
         a population raster again).
+    basemap : str or Basemap, optional
+        The tiles of an online map (``offline_map=False``), as for :func:`write_outputs`.
 
     Returns
     -------
@@ -287,6 +305,7 @@ def write_report_bundle(
     folder = Path(out) if out is not None else output_dir(result.profile) / "report"
     map_folder = _maps_dir(out, maps_dir, folder)
     report = report if report is not None else indicator_report(result)
-    products = _report_products(result, report, folder, map_folder)
+    maps = _MapOptions.of(result, offline_map, basemap)
+    products = _report_products(result, report, folder, map_folder, maps)
     with files.staged_outputs() as stage:
-        return _write_report_products(products, stage, offline_map)
+        return _write_report_products(products, stage)
