@@ -19,9 +19,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import schema, settings
+from . import pipeline_supply, schema, settings
 from ._progress import Reporter
-from .analysis import checks, coverage
+from .analysis import checks, coverage, entrances
 from .analysis.access import (
     AccessGraph,
     build_access_graph,
@@ -33,7 +33,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, context, osm, tables
+from .sources import areas, context, osm, registers, tables
 
 
 @contextmanager
@@ -109,25 +109,38 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     with _timed(timings, "network", reporter):
         network, layer_osm_file = _network(profile, buffered, cache_dir, log, reporter)
     with _timed(timings, "facilities", reporter):
-        facility_layers = {
-            key: _facility_layer(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
+        facility_registers = {
+            key: _facility_register(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
             for key in profile.categories
         }
+        facility_layers = {key: register.facilities for key, register in facility_registers.items()}
     with _timed(timings, "compounds", reporter):
         compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
     with _timed(timings, "snapping", reporter):
-        compound_snaps, facility_snaps = _snaps(profile, network, compounds, facility_layers)
-        access_graph = build_access_graph(network, compound_snaps, facility_snaps)
+        access_points, compound_snaps, facility_snaps = _snaps(
+            profile, network, compounds, gates, facility_layers
+        )
+        access_graph = build_access_graph(
+            network, access_points.snaps, facility_snaps, compound_of=access_points.compound
+        )
     with _timed(timings, "walking distances", reporter):
         columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
-        compounds = _assemble_compounds(compounds, compound_snaps, columns, network, profile)
         sub_districts = areas.sub_district_polygons(profile, study_area)
-        compounds[schema.SUB_DISTRICT] = coverage.assign_sub_districts(compounds, sub_districts)
+        compounds = _assemble_compounds(compounds, compound_snaps, columns, network, sub_districts)
+        compounds[schema.ACCESS_RULE] = access_points.rule
+        compounds[schema.N_GATES] = access_points.n_gates
+        compounds = pipeline_supply.residents(compounds, profile, reporter)
+        compounds, supply = pipeline_supply.supply_demand(
+            profile, access_graph, compounds, facility_layers
+        )
+        compounds = _life_circle(compounds, profile)
         by = schema.SUB_DISTRICT if sub_districts is not None else None
         table = coverage.coverage_table(compounds, list(profile.categories), by=by)
         targets = coverage.check_targets(table, profile.targets)
-        facilities = _assemble_facilities(facility_layers, facility_snaps, network)
+        facilities = _assemble_facilities(facility_layers, facility_snaps, network, supply)
+        audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
     with _timed(timings, "map context", reporter):
         water = _water(buffered, layer_osm_file, cache_dir)
     return RunResult(
@@ -141,6 +154,8 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_snaps=facility_snaps,
         coverage=table,
         targets=targets,
+        facility_audit=audit,
+        excluded_facilities=excluded,
         inputs=log.inputs,
         credits=list(dict.fromkeys(log.credits)),
         timings=timings,
@@ -197,7 +212,7 @@ def _network(
     return network, osm_file if profile.network.source == "osm_file" else None
 
 
-def _facility_layer(
+def _facility_register(
     profile: Profile,
     key: str,
     buffered: Any,
@@ -205,18 +220,17 @@ def _facility_layer(
     cache_dir: Path,
     log: _RunLog,
     reporter: Reporter,
-) -> gpd.GeoDataFrame:
-    """One category's facilities from all its sources, inside the buffered study area."""
+) -> registers.Register:
+    """One category's facilities from all its registers, inside the buffered study area."""
     category = profile.categories[key]
-    parts = [
-        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
-            source_number=number
-        )
-        for number, source in enumerate(category.sources)
+    layers = [
+        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered)
+        for source in category.sources
     ]
-    layer = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=settings.exchange_crs)
+    labels = pipeline_supply.source_labels(profile, category.sources)
+    register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
-    if layer.empty:
+    if register.facilities.empty:
         warnings.warn(
             f"no {category.label} facilities found in the study area (buffered by "
             f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
@@ -224,8 +238,8 @@ def _facility_layer(
             LifecircleWarning,
             stacklevel=2,
         )
-    reporter.info(f"{key}: {len(layer):,} facilities")
-    return layer
+    reporter.info(f"{key}: {len(register.facilities):,} facilities")
+    return register
 
 
 def _compounds(
@@ -261,14 +275,44 @@ def _compounds(
     return compounds
 
 
+def _gates(
+    profile: Profile,
+    compounds: gpd.GeoDataFrame,
+    buffered: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+) -> tuple[gpd.GeoSeries, pd.DataFrame] | None:
+    """The compounds' gates and which compound each belongs to (None without gates)."""
+    spec = profile.compounds.gates
+    if spec is None:
+        return None
+    layer = _clip(_load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
+    log.source("gates", profile, [spec.source])
+    return pipeline_supply.gate_links(profile, layer, compounds, reporter)
+
+
 def _snaps(
     profile: Profile,
     network: WalkNetwork,
     compounds: gpd.GeoDataFrame,
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None,
     facility_layers: dict[str, gpd.GeoDataFrame],
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Snap compounds and facilities to the network, checking each source's coordinates."""
-    compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
+) -> tuple[entrances.AccessPoints, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Snap compounds (their gates, polygon edge or point) and facilities to the network,
+    checking each source's coordinates."""
+    spec = profile.compounds
+    access_points = entrances.compound_access_points(
+        network,
+        compounds,
+        profile.snap_limit_m,
+        gates=gates[0] if gates else None,
+        links=gates[1] if gates else None,
+        boundary=spec.boundary_access,
+        interior_leg=spec.gates.interior_leg if spec.gates else False,
+    )
+    compound_snaps = entrances.compound_snaps(access_points, len(compounds))
     checks.warn_about_snaps(
         compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
     )
@@ -282,7 +326,7 @@ def _snaps(
             checks.warn_about_snaps(
                 facility_snaps[key][part], what, source.crs, network, layer[part]
             )
-    return compound_snaps, facility_snaps
+    return access_points, compound_snaps, facility_snaps
 
 
 def _distances(
@@ -296,10 +340,11 @@ def _distances(
     for key, category in profile.categories.items():
         layer = facility_layers[key]
         names = layer["name"].to_numpy() if "name" in layer else None
+        graph = pipeline_supply.open_facilities(profile, access_graph, key, layer)
         with reporter.bar(f"{key} ({category.threshold_m:.0f} m)", len(layer)) as bar:
             columns.append(
                 category_access(
-                    access_graph,
+                    graph,
                     key,
                     category.threshold_m,
                     profile.walking_speed_m_per_min,
@@ -347,7 +392,7 @@ def _assemble_compounds(
     snaps: pd.DataFrame,
     columns: list[pd.DataFrame],
     network: WalkNetwork,
-    profile: Profile,
+    sub_districts: gpd.GeoDataFrame | None,
 ) -> gpd.GeoDataFrame:
     snapped = _snapped_lonlat(snaps, network)
     out = compounds.copy()
@@ -357,6 +402,13 @@ def _assemble_compounds(
     for frame in columns:
         for name in frame.columns:
             out[name] = frame[name].to_numpy()
+    out[schema.SUB_DISTRICT] = coverage.assign_sub_districts(out, sub_districts)
+    return out
+
+
+def _life_circle(compounds: gpd.GeoDataFrame, profile: Profile) -> gpd.GeoDataFrame:
+    """The complete life circle and the near misses, from the categories' coverage."""
+    out = compounds.copy()
     required = coverage.required_categories(profile)
     out[schema.COMPLETE] = coverage.complete_life_circle(out, required)
     thresholds = {key: category.threshold_m for key, category in profile.categories.items()}
@@ -370,11 +422,16 @@ def _assemble_facilities(
     layers: dict[str, gpd.GeoDataFrame],
     snaps: dict[str, pd.DataFrame],
     network: WalkNetwork,
+    supply: dict[str, Any],
 ) -> gpd.GeoDataFrame:
     frames = []
     for key, layer in layers.items():
         points = gpd.GeoDataFrame(
-            {"category": key, "name": layer.get("name", "")},
+            {
+                "category": key,
+                "name": layer.get("name", ""),
+                **{c: layer[c] for c in _FACILITY_REGISTER_COLUMNS if c in layer},
+            },
             geometry=representative_points(layer),
             crs=layer.crs,
         )
@@ -382,10 +439,18 @@ def _assemble_facilities(
         points["snap_m"] = snap["snap_m"].to_numpy(dtype=float)
         points["access_status"] = snap["access_status"].to_numpy()
         points["snap_lon"], points["snap_lat"] = _snapped_lonlat(snap, network)
+        if key in supply:
+            for column, values in pipeline_supply.facility_supply_columns(
+                supply[key], len(points)
+            ).items():
+                points[column] = values
         frames.append(points.to_crs(settings.exchange_crs))
     if not frames:
         return gpd.GeoDataFrame(columns=["category", "name", "geometry"], crs=settings.exchange_crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.exchange_crs)
+
+
+_FACILITY_REGISTER_COLUMNS = (schema.SOURCE, schema.SOURCES, schema.CAPACITY, schema.CAPACITY_USED)
 
 
 def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:

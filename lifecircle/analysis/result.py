@@ -38,6 +38,12 @@ class RunResult:
         From :func:`lifecircle.analysis.coverage.coverage_table` (by sub-district when known).
     targets : pandas.DataFrame
         From :func:`lifecircle.analysis.coverage.check_targets`.
+    facility_audit : pandas.DataFrame
+        Completeness audit of the facility registers, per category and register
+        (:data:`lifecircle.sources.registers.AUDIT_COLUMNS`).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope, with the reason and whether they
+        lie inside the study area.
     inputs : dict
         Role → file or source description (for the manifest).
     credits : list of str
@@ -61,6 +67,8 @@ class RunResult:
     facility_snaps: dict[str, pd.DataFrame]
     coverage: pd.DataFrame
     targets: pd.DataFrame
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
     inputs: dict[str, Any] = field(default_factory=dict)
     credits: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
