@@ -33,7 +33,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, context, osm, registers, tables
+from .sources import areas, context, geocode, osm, registers, tables
 
 
 @contextmanager
@@ -365,6 +365,18 @@ def _load_layer(
     if source.osm_tags is not None:
         return osm.features_from_osm(
             source.osm_tags, polygon, osm_file=osm_file, cache_dir=cache_dir / "features"
+        )
+    if source.geocode is not None:
+        return geocode.geocoded_layer(
+            profile.resolve(source.file),
+            service=source.geocode.service,
+            address_field=source.geocode.address_field,
+            city=source.geocode.city,
+            name_field=source.name_field,
+            layer=source.layer,
+            sheet=source.sheet,
+            where=source.where,
+            cache_dir=cache_dir / "geocode",
         )
     return tables.read_layer(
         profile.resolve(source.file),

@@ -13,9 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ._profile_base import Label, _Strict
-
-#: Key of the whole resident population among the demand groups.
-ALL_RESIDENTS = "all"
+from .schema import ALL_RESIDENTS
 
 #: Names or types that mark an entry of a Chinese POI register (AMap, Baidu) as closed,
 #: suspended or moved: such entries are excluded and listed, never counted as facilities.

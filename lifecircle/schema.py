@@ -135,12 +135,16 @@ def supply_columns(category: str) -> SupplyColumns:
     )
 
 
+#: Key of the whole resident population among the demand groups.
+ALL_RESIDENTS = "all"
+
+
 def demand_column(group: str) -> str:
     """The compound-table column holding the residents of a demand group.
 
     ``all`` (every resident) is the ``population`` column itself.
     """
-    return POPULATION if group == "all" else f"demand_{group}"
+    return POPULATION if group == ALL_RESIDENTS else f"demand_{group}"
 
 
 def covered_column(category: str) -> str:

@@ -167,8 +167,8 @@ def capacity_study(tmp_path_factory):
         {"name": "有位", "places": 10, "enrolled": 2, "x": 850, "y": -5},
     ])
     write_points_csv(folder / "compounds.csv", [
-        {"name": "A", "households": 400, "x": 100, "y": 10},
-        {"name": "B", "households": 200, "x": 800, "y": 10},
+        {"name": "A", "households": 400, "kids": 30, "x": 100, "y": 10},
+        {"name": "B", "households": 200, "kids": 70, "x": 800, "y": 10},
     ])
     polygon = [[list(_lonlat(x, y)) for x, y in ((-50, -100), (1050, -100), (1050, 100), (-50, 100), (-50, -100))]]
     (folder / "area.geojson").write_text(
@@ -184,7 +184,7 @@ def _lonlat(x, y):
     return lonlat(x, y)
 
 
-def _run(folder, capacity):
+def _run(folder, capacity, demand_group="all", **extra):
     profile = {
         "name": "capacity",
         "title": {"zh": "容量测试", "en": "Capacity test"},
@@ -197,6 +197,7 @@ def _run(folder, capacity):
                 "threshold_source": "test",
                 "source": {"file": "nursery.csv", "capacity_field": "places", "used_field": "enrolled"},
                 "capacity": capacity,
+                "demand_group": demand_group,
             }
         },
         "compounds": {
@@ -204,6 +205,7 @@ def _run(folder, capacity):
             "households_field": "households",
             "persons_per_household": 2.5,
         },
+        **extra,
     }
     path = folder / "capacity.yaml"
     path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
@@ -241,3 +243,38 @@ def test_capacity_rule_in_a_run(capacity_study):
     assert any("no free places" in note for note in strict.notes)
     facilities = strict.facilities.set_index("name")
     assert facilities.loc["有位", "catchment_demand"] == pytest.approx(500)
+
+
+def test_demand_groups_from_a_field_and_from_a_cited_share(capacity_study):
+    groups = {
+        "kids": {"label": {"zh": "幼儿", "en": "Young children"}, "field": "kids"},
+        "age_60_plus": {"label": {"zh": "60岁及以上", "en": "Aged 60+"},
+                        "preset": "shanghai_2020_age_60_plus"},
+    }
+    result = _run(
+        capacity_study,
+        {"norm": {"value": 0.5, "per": 1, "source": "a test norm (places per child)"}},
+        demand_group="kids",
+        demand_groups=groups,
+        indicators={"elderly_category": "nursery", "childcare_category": None},
+    )
+    c = _rows(result)
+    assert c["demand_kids"].tolist() == [30, 70]
+    # The Shanghai 2020 census share of residents aged 60+ (23.4%), cited in the preset.
+    assert c["demand_age_60_plus"].tolist() == pytest.approx([0.234 * 1000, 0.234 * 500])
+    # 2SFCA over the children: 20 places for A's 30, 10 for B's 70.
+    assert c["nursery_supply"].tolist() == pytest.approx([20 / 30, 10 / 70])
+    assert c["nursery_supply_ratio"].tolist() == pytest.approx([20 / 30 / 0.5, 10 / 70 / 0.5])
+
+    report = lc.indicator_report(result)
+    # The per-capita indicator of the category counts its demand group (children here):
+    # A (30 children) is covered, B (70) is too: both within 300 m of a nursery.
+    row = report.indicators.set_index("key").loc["elderly_population"]
+    assert row["value"] == pytest.approx(1.0) and "幼儿 / Young children" in row["note"]
+    supply = report.supply_demand.set_index("area").loc["(all)"]
+    assert supply["demand"] == 100 and supply["capacity_inside"] == 30
+    assert supply["capacity_required"] == pytest.approx(50)
+    assert supply["container_ratio"] == pytest.approx(30 / 50)
+    # Demand-weighted mean supply: (30 × 20/30 + 70 × 10/70) / 100 = 0.3 places per child.
+    assert supply["supply_per_person"] == pytest.approx(0.3)
+    assert supply["demand_share_enough"] == pytest.approx(0.3)  # only A's 30 reach the norm

@@ -31,7 +31,7 @@ from .facilities import facilities_inside
 from .population import Population, per_capita_population, population_caveat
 from .report_tables import indicator_category
 from .result import RunResult
-from .supply_report import indicator_caveats, population_notes, supply_demand
+from .supply_report import group_overall, indicator_caveats, population_notes, supply_demand
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -314,8 +314,9 @@ def _share_row(
     target_text: str,
     how: str,
     source: str,
+    overall: pd.Series | None = None,
 ) -> dict[str, Any]:
-    row = _overall(result, category)
+    row = overall if overall is not None else _overall(result, category)
     base = {"key": key, "zh": zh, "en": en, "unit": "share", "target": target_text,
             "target_value": minimum, "source": source}
     if row is None:
@@ -509,13 +510,17 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
             )
             continue
         minimum = _target_minimum(profile, key, measure)
+        # Per-capita measures count the category's demand group (e.g. residents aged 60+).
+        group = group_overall(result, key) if measure == "population_share" else None
         rows.append(
             _share_row(
                 result, row_key, zh,
                 f"Elderly care within {_threshold_text(profile, key)} ({suffix_en})",
                 key, measure, minimum, f"≥ {pct(minimum)} (每个居住区)",
-                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}",
+                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}"
+                + (f" ({group.name})" if group is not None else ""),
                 _policy_source(profile, key, measure),
+                overall=group,
             )
         )
     return rows

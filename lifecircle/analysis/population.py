@@ -146,8 +146,11 @@ def scale_to_census(compounds: pd.DataFrame, profile: Profile) -> tuple[pd.DataF
         for label, members, total in targets:
             share = members & np.isfinite(weights)
             if not share.any() or np.nansum(weights[share]) <= 0:
-                notes.append(f"census {label} ({total:,.0f}) not apportioned: its compounds have "
-                             "no households or population")
+                notes.append(
+                    f"the census {label} ({total:,.0f}) is not apportioned to compounds: they "
+                    "have no households or population figures (compounds.households_field or "
+                    "population_field), so population shares cannot be measured"
+                )
                 continue
             before = float(np.nansum(estimate.to_numpy(float)[share]))
             population[share] = total * weights[share] / weights[share].sum()

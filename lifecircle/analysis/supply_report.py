@@ -48,3 +48,37 @@ def supply_demand(result: RunResult) -> pd.DataFrame:
     areas = [ALL_AREAS] + (list(result.sub_districts["name"]) if result.sub_districts is not None else [])
     inside = {key: facilities_inside(result, key) for key in keys}
     return supply_table(result.compounds, inside, profile, areas)
+
+
+def group_overall(result: RunResult, category: str) -> pd.Series | None:
+    """Whole-area coverage of a category counted over its demand group (None for all residents).
+
+    Returns
+    -------
+    pandas.Series or None
+        Like a whole-area row of :func:`lifecircle.analysis.coverage.coverage_table`, with
+        ``population`` and ``population_covered`` counting the category's demand group; named
+        after the group (e.g. "counted over 60岁及以上 / Aged 60+").
+    """
+    profile = result.profile
+    group = profile.categories[category].demand_group
+    if group == schema.ALL_RESIDENTS:
+        return None
+    compounds = result.compounds
+    demand = compounds[schema.demand_column(group)].astype(float)
+    covered = compounds[schema.category_columns(category).covered].astype(bool)
+    total = float(demand.sum(min_count=1))
+    within = float(demand[covered].sum()) if not pd.isna(total) else float("nan")
+    label = profile.demand_groups[group].label
+    return pd.Series(
+        {
+            "n_compounds": len(compounds),
+            "n_covered": int(covered.sum()),
+            "population": total,
+            "population_covered": within,
+            "population_share": within / total if total else float("nan"),
+            "compound_share": covered.mean() if len(compounds) else float("nan"),
+            "n_flagged": int((compounds[schema.ACCESS_STATUS] != schema.STATUS_OK).sum()),
+        },
+        name=f"counted over {label.zh} / {label.en}",
+    )

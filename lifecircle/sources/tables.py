@@ -96,6 +96,25 @@ def read_layer(
         When rows without usable coordinates or geometry are dropped (with their count).
     """
     path = Path(path)
+    frame = read_rows(path, layer=layer, sheet=sheet, where=where)
+    return layer_from_rows(frame, path, crs=crs, x=x, y=y, name_field=name_field)
+
+
+def read_rows(
+    path: Path | str,
+    *,
+    layer: str | None = None,
+    sheet: str | int | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The rows of a layer file (first step of :func:`read_layer`), filtered by ``where``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, of an unsupported type, unreadable or empty.
+    """
+    path = Path(path)
     if not path.is_file():
         raise DataError(
             f"layer file {path} does not exist (relative paths in a profile resolve against "
@@ -111,8 +130,19 @@ def read_layer(
     frame = reader(path, layer, sheet)
     if len(frame) == 0:
         raise DataError(f"{path} has no rows: the layer is empty")
-    if where:
-        frame = _filter_rows(frame, where, path)
+    return _filter_rows(frame, where, path) if where else frame
+
+
+def layer_from_rows(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    crs: str = "wgs84",
+    x: str | None = None,
+    y: str | None = None,
+    name_field: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Rows read from ``path`` as a WGS84 layer (second step of :func:`read_layer`)."""
     gdf, source = _with_geometry(frame, x, y, path)
     gdf = _with_name(gdf, name_field, path)
     return to_wgs84(gdf, crs, source=source)
