@@ -73,6 +73,7 @@ def assert_inline_map_renders_offline(output: str, work, name: str) -> None:
 
     from .test_browser import CHROMIUM, chromium, near_pixels, page_requests
 
+    output = output[output.find("<iframe") :]  # text/html only (not the text/plain repr)
     frame = re.search(r'<iframe srcdoc="([^"]*)"', output)
     assert frame, "the map cell must display an iframe holding the whole map"
     assert html_out.external_urls(html.unescape(frame.group(1))) == []

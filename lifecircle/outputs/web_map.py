@@ -246,7 +246,10 @@ def layers_map(
         offline=basemap is None,
         gcj02=gcj02,
     )
-    fmap.add_child(MapUi(_ui_config(layers, view, items, basemap), base_layers))
+    config = _ui_config(layers, view, items, basemap)
+    west, south, east, north = (float(v) for v in study_area.total_bounds)
+    config["bounds"] = [[south, west], [north, east]]
+    fmap.add_child(MapUi(config, base_layers))
     _renumber(fmap)
     return fmap
 

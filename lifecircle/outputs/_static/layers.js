@@ -192,4 +192,9 @@ function lcMapUi(map, config, baseLayers) {
         });
     });
     lcShowView(current);
+    // A map built while its frame had no size yet (a notebook's iframe) fits itself once shown.
+    window.addEventListener("load", function () {
+        map.invalidateSize();
+        map.fitBounds(config.bounds);
+    });
 }
