@@ -199,12 +199,16 @@ def _network(
     """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
     osm_file = profile.resolve(profile.network.osm_file)
     if profile.network.source == "osm_file":
-        graph = osm.graph_from_osm_file(osm_file, buffered)
+        with reporter.working(f"reading {osm_file.name} ({_size_text(osm_file)})"):
+            graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
-        graph = osm.graph_from_osm_online(buffered, cache_dir)
+        with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
+                              "Overpass: a download can take minutes)"):
+            graph = osm.graph_from_osm_online(buffered, cache_dir)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
-    network = walking_network(graph, profile.projected_crs)
+    with reporter.working("building the walking graph"):
+        network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
@@ -223,10 +227,10 @@ def _facility_register(
 ) -> registers.Register:
     """One category's facilities from all its registers, inside the buffered study area."""
     category = profile.categories[key]
-    layers = [
-        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered)
-        for source in category.sources
-    ]
+    layers = []
+    for source in category.sources:
+        with reporter.working(f"reading {key}: {_source_name(source)}"):
+            layers.append(_clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered))
     labels = pipeline_supply.source_labels(profile, category.sources)
     register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
@@ -252,7 +256,8 @@ def _compounds(
 ) -> gpd.GeoDataFrame:
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
-    raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir)
+    with reporter.working(f"reading compounds: {_source_name(source)}"):
+        raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir)
     compounds = _clip(raw, area_polygon).reset_index(drop=True)
     described = log.source("compounds", profile, [source])
     if compounds.empty:
@@ -288,7 +293,8 @@ def _gates(
     spec = profile.compounds.gates
     if spec is None:
         return None
-    layer = _clip(_load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
+    with reporter.working(f"reading gates: {_source_name(spec.source)}"):
+        layer = _clip(_load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
     log.source("gates", profile, [spec.source])
     return pipeline_supply.gate_links(profile, layer, compounds, reporter)
 
@@ -471,6 +477,21 @@ def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarr
     points = gpd.GeoSeries.from_xy(snaps["snap_x"], snaps["snap_y"], crs=network.crs)
     points = points.to_crs(settings.exchange_crs)
     return points.x.to_numpy(), points.y.to_numpy()
+
+
+def _source_name(source: LayerSource) -> str:
+    """A layer source in a few words: its file name or its OpenStreetMap tags."""
+    if source.osm_tags is not None:
+        return f"OpenStreetMap tags {source.osm_tags}"
+    return Path(str(source.file)).name
+
+
+def _size_text(path: Path | None) -> str:
+    """'12.3 MB' for a file (its size tells how long reading it may take)."""
+    try:
+        return f"{Path(path).stat().st_size / 1e6:,.1f} MB"
+    except (OSError, TypeError):
+        return "size unknown"
 
 
 def _describe_source(profile: Profile, source: LayerSource) -> str:

@@ -403,11 +403,3 @@ def _plain(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return f"{value:g}"
     return str(value)
-
-
-def status_counts_text(statuses: pd.Series) -> str:
-    """'1,746 已接入路网 / on the walking network · 2 孤立路网 / …' in a stable order."""
-    counts = statuses.value_counts()
-    order = [*ACCESS_LABELS, *sorted(set(counts.index) - set(ACCESS_LABELS))]
-    parts = [f"{int(counts[s]):,} {access_label(s)}" for s in order if s in counts.index]
-    return " · ".join(parts)

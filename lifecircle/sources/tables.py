@@ -315,7 +315,6 @@ def _coordinate_column(
     key: str,
     path: Path,
 ) -> str:
-    columns = [str(c) for c in table.columns]
     if given is not None:
         if given not in table.columns:
             raise DataError(
@@ -323,9 +322,7 @@ def _coordinate_column(
                 f"are: {_columns(table)}"
             )
         return given
-    exact = [c for c in columns if c.strip().lower() in names]
-    if not exact:
-        exact = [c for c in columns if _has_token(c, tokens)]
+    exact = _candidate_columns(table, names, tokens)
     if len(exact) == 1:
         return exact[0]
     if not exact:
@@ -337,6 +334,48 @@ def _coordinate_column(
         f"{path.name}: several columns could hold the {what}: {', '.join(map(repr, exact))}; "
         f"choose one with '{key}:' in the profile"
     )
+
+
+def _candidate_columns(
+    table: pd.DataFrame, names: tuple[str, ...], tokens: tuple[str, ...]
+) -> list[str]:
+    """Columns named like a coordinate: exact names first, else names holding the word."""
+    columns = [str(c) for c in table.columns]
+    exact = [c for c in columns if c.strip().lower() in names]
+    return exact or [c for c in columns if _has_token(c, tokens)]
+
+
+def coordinate_columns(table: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The longitude and latitude columns of a table, found by name as :func:`read_layer` does.
+
+    Returns
+    -------
+    (str or None, str or None)
+        Each column, or None when no column or several columns could hold it.
+    """
+    lon = _candidate_columns(table, _LON_NAMES, _LON_TOKENS)
+    lat = _candidate_columns(table, _LAT_NAMES, _LAT_TOKENS)
+    return (lon[0] if len(lon) == 1 else None), (lat[0] if len(lat) == 1 else None)
+
+
+def read_attributes(
+    path: Path | str, *, layer: str | None = None, sheet: str | int | None = None
+) -> pd.DataFrame:
+    """A layer file's rows as stored, before any coordinate work (to inspect its columns).
+
+    Raises
+    ------
+    DataError
+        When the file is missing or of an unsupported type.
+    """
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if not path.is_file() or reader is None:
+        raise DataError(
+            f"{path}: not a readable layer file (it must exist and be one of "
+            f"{', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return reader(path, layer, sheet)
 
 
 def _has_token(column: str, tokens: tuple[str, ...]) -> bool:
