@@ -117,8 +117,16 @@ OnlineMapOpt = Annotated[
     bool,
     typer.Option(
         "--online-map/--offline-map",
-        help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
-        "(default: self-contained maps that work offline).",
+        help="HTML maps with background tiles from the internet (default: self-contained maps "
+        "that work offline and draw streets and water from the data).",
+    ),
+]
+BasemapOpt = Annotated[
+    str,
+    typer.Option(
+        "--basemap",
+        help="Tiles of --online-map: osm, amap (高德, GCJ-02: layers are shifted to match) or "
+        "tianditu (天地图, key in $LIFECIRCLE_TIANDITU_KEY).",
     ),
 ]
 
@@ -130,10 +138,13 @@ def run(
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
-    result, _, written = _run_and_write(profile, osm_file, out, online_map, allow_sample, False)
+    result, _, written = _run_and_write(
+        profile, osm_file, out, allow_sample, False, online_map=online_map, basemap=basemap
+    )
     print_summary(result)
     _print_written(written, result.profile.sample)
 
@@ -152,11 +163,12 @@ def report(
         ),
     ] = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
     result, indicators, written = _run_and_write(
-        profile, osm_file, out, online_map, allow_sample, True
+        profile, osm_file, out, allow_sample, True, online_map=online_map, basemap=basemap
     )
     print_summary(result)
     if isinstance(indicators, IndicatorReport):
@@ -168,11 +180,14 @@ def _run_and_write(
     profile: str,
     osm_file: Path | None,
     out: Path | None,
-    online_map: bool,
     allow_sample: bool,
     with_report: bool,
+    **write_options: Any,
 ) -> tuple[RunResult, IndicatorReport | bool, list[Path]]:
-    """Check the output folder, lock it, run (or the sample), write one whole output set."""
+    """Check the output folder, lock it, run (or the sample), write one whole output set.
+
+    ``write_options`` (``online_map``, ``basemap``...) go to :func:`_write`.
+    """
     study = load_profile(profile)
     folder = check_output_folder(output_dir(study, out))
     with output_lock(folder):
@@ -185,7 +200,7 @@ def _run_and_write(
         if with_report:
             with Reporter().working("measuring the plan's indicators"):
                 indicators = indicator_report(result)
-        written = _write(result, out, online_map, indicators)
+        written = _write(result, out, report=indicators, **write_options)
     if fell_back:
         err_console.print(
             f"[bold yellow]The SAMPLE's outputs went to {escape(str(output_dir(result.profile)))}; "
@@ -280,14 +295,24 @@ def print_indicators(indicators: IndicatorReport, out: Console | None = None) ->
 
 
 def _write(
-    result: RunResult, out: Path | None, online_map: bool, report: IndicatorReport | bool = False
+    result: RunResult,
+    out: Path | None,
+    online_map: bool,
+    report: IndicatorReport | bool = False,
+    *,
+    basemap: str = "osm",
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
     reporter = Reporter()
     reporter.step_start("writing")
     with reporter.steps() as announce:
         written = write_outputs(
-            result, out, self_contained_map=not online_map, report=report, progress=announce
+            result,
+            out,
+            self_contained_map=not online_map,
+            report=report,
+            progress=announce,
+            basemap=basemap,
         )
     return written
 
