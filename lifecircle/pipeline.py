@@ -472,7 +472,11 @@ def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarr
 def _source_name(source: LayerSource) -> str:
     """A layer source in a few words: its file name or its OpenStreetMap tags."""
     if source.osm_tags is not None:
-        return f"OpenStreetMap tags {source.osm_tags}"
+        tags = "; ".join(
+            f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
+            for key, v in source.osm_tags.items()
+        )
+        return f"OpenStreetMap {tags}"
     return Path(str(source.file)).name
 
 
