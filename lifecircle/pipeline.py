@@ -189,7 +189,7 @@ def _network(
     """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
     osm_file = profile.resolve(profile.network.osm_file)
     if profile.network.source == "osm_file":
-        with reporter.working(f"reading {osm_file.name} ({_size_text(osm_file)})"):
+        with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
             graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
