@@ -130,7 +130,8 @@ def test_csv_files_are_rounded_and_labelled(report_result, report_built, tmp_pat
         "养老", 1, 100 * PPH]
     assert elderly["compound_share"].iloc[0] == 0.3333
     targets = pd.read_csv(tmp_path / "targets.csv", encoding="utf-8-sig")
-    assert targets[["result", "source"]].iloc[0].tolist() == ["未达标 not met", "profile target (本研究设定)"]
+    assert targets[["measure_label", "result", "source"]].iloc[0].tolist() == [
+        "按小区 / share of compounds", "未达标 not met", "profile target (本研究设定)"]
     failing = pd.read_csv(tmp_path / "report" / "failing_compounds.csv", encoding="utf-8-sig")
     by_name = failing[failing["category"] == "elderly_care"].set_index("name")
     assert by_name.loc["A小区", "gap_reason"] == "beyond_threshold"  # machine column kept
