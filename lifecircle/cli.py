@@ -51,8 +51,16 @@ OnlineMapOpt = Annotated[
     bool,
     typer.Option(
         "--online-map/--offline-map",
-        help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
-        "(default: self-contained maps that work offline).",
+        help="HTML maps with background tiles from the internet (default: self-contained maps "
+        "that work offline and draw streets and water from the data).",
+    ),
+]
+BasemapOpt = Annotated[
+    str,
+    typer.Option(
+        "--basemap",
+        help="Tiles of --online-map: osm, amap (高德, GCJ-02: layers are shifted to match) or "
+        "tianditu (天地图, key in $LIFECIRCLE_TIANDITU_KEY).",
     ),
 ]
 
@@ -63,12 +71,13 @@ def run(
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        written = _write(result, out, online_map)
+        written = _write(result, out, online_map, basemap=basemap)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -89,6 +98,7 @@ def report(
         ),
     ] = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
@@ -96,7 +106,7 @@ def report(
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
         with Reporter().working("measuring the plan's indicators"):
             indicators = indicator_report(result)
-        written = _write(result, out, online_map, indicators)
+        written = _write(result, out, online_map, indicators, basemap=basemap)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -175,14 +185,24 @@ def print_indicators(indicators: IndicatorReport, out: Console | None = None) ->
 
 
 def _write(
-    result: RunResult, out: Path | None, online_map: bool, report: IndicatorReport | bool = False
+    result: RunResult,
+    out: Path | None,
+    online_map: bool,
+    report: IndicatorReport | bool = False,
+    *,
+    basemap: str = "osm",
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
     reporter = Reporter()
     reporter.step_start("writing")
     with reporter.steps() as announce:
         written = write_outputs(
-            result, out, self_contained_map=not online_map, report=report, progress=announce
+            result,
+            out,
+            self_contained_map=not online_map,
+            report=report,
+            progress=announce,
+            basemap=basemap,
         )
     return written
 

@@ -33,7 +33,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, geocode, osm, registers, tables
+from .sources import areas, context, geocode, osm, registers, tables
 
 
 @contextmanager
@@ -141,6 +141,8 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         targets = coverage.check_targets(table, profile.targets)
         facilities = _assemble_facilities(facility_layers, facility_snaps, network, supply)
         audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
+    with _timed(timings, "map context", reporter):
+        water = _water(buffered, layer_osm_file, cache_dir)
     return RunResult(
         profile=profile,
         study_area=study_area,
@@ -157,7 +159,15 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         inputs=log.inputs,
         credits=list(dict.fromkeys(log.credits)),
         timings=timings,
+        water=water,
     )
+
+
+def _water(buffered: Any, osm_file: Path | None, cache_dir: Path) -> gpd.GeoDataFrame | None:
+    """Water to draw on offline maps (None when there is none): context, never an input."""
+    if osm_file is not None:
+        return context.water_features(buffered, osm_file=osm_file)
+    return context.water_features(buffered, cache_dir=cache_dir / "features")
 
 
 @dataclass

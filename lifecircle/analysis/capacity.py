@@ -227,12 +227,12 @@ def at_capacity(layer: pd.DataFrame) -> np.ndarray:
     numpy.ndarray of bool
         False where either figure is unknown (a facility is never assumed full).
     """
-    capacity = pd.to_numeric(layer.get(schema.CAPACITY), errors="coerce")
-    used = pd.to_numeric(layer.get(schema.CAPACITY_USED), errors="coerce")
-    if capacity is None:
-        return np.zeros(len(layer), dtype=bool)
-    capacity = np.asarray(capacity, dtype=float)
-    used = np.zeros(len(layer)) if used is None else np.asarray(used, dtype=float)
+    def column(name: str) -> np.ndarray:
+        if name not in layer:
+            return np.full(len(layer), np.nan)
+        return pd.to_numeric(layer[name], errors="coerce").to_numpy(dtype=float)
+
+    capacity, used = column(schema.CAPACITY), column(schema.CAPACITY_USED)
     full = (capacity <= 0) | (np.isfinite(used) & (used >= capacity))
     return np.isfinite(capacity) & full
 

@@ -52,6 +52,9 @@ class RunResult:
         Step → seconds.
     notes : list of str
         Warnings raised during the run, for the manifest and reports.
+    water : geopandas.GeoDataFrame or None
+        Water areas and river lines (EPSG:4326) around the study area, drawn as context on
+        maps without tiles; None when the network's source has none.
     """
 
     profile: Profile
@@ -70,6 +73,7 @@ class RunResult:
     credits: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    water: gpd.GeoDataFrame | None = None
 
     @property
     def categories(self) -> list[str]:

@@ -7,6 +7,7 @@ together, so a failure never leaves a half-written set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
@@ -16,7 +17,9 @@ from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
 from . import display, files, html, static_map, web_map
+from .basemaps import Basemap, resolve_basemap
 from .excel import write_workbook
+from .map_context import MapContext, map_context
 from .markdown import report_markdown
 
 #: Announces a step of the writing ("building the gap map", "writing report.xlsx").
@@ -47,6 +50,7 @@ def write_outputs(
     self_contained_map: bool = True,
     report: IndicatorReport | bool = False,
     progress: Progress | None = None,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -63,8 +67,9 @@ def write_outputs(
     maps_dir : str or Path, optional
         Folder for the HTML and PNG maps (default ``maps/``).
     self_contained_map : bool, default True
-        Write HTML maps that work with no internet (Leaflet inlined, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        Write HTML maps that work with no internet (Leaflet inlined, no background tiles,
+        streets and water drawn from the data); False adds background tiles, which load from
+        the internet when viewed.
     report : IndicatorReport or bool, default False
         Also write the indicator report, gap layers, gap map and static maps (see
         :func:`write_report_bundle`) into ``<out>/report``: True measures it here, an
@@ -73,6 +78,10 @@ def write_outputs(
         Called with a short description before each step that can take seconds (building a
         map, service areas, writing each file), e.g. a :class:`lifecircle._progress.Reporter`
         step announcer.
+    basemap : str or Basemap, optional
+        The tiles of an online map (``self_contained_map=False``): ``"osm"`` (default),
+        ``"amap"`` (GCJ-02: layers are shifted to match), ``"tianditu"`` or a
+        :class:`~lifecircle.outputs.basemaps.Basemap`.
 
     Returns
     -------
@@ -83,21 +92,38 @@ def write_outputs(
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
     say("building the interactive map")
-    run_files = _run_products(result, folder, map_folder, self_contained_map)
+    maps = _MapOptions.of(result, self_contained_map, basemap)
+    run_files = _run_products(result, folder, map_folder, maps)
     report_products = None
     if report is not False:
         if not isinstance(report, IndicatorReport):
             say("measuring the plan's indicators")
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
-        report_products = _report_products(result, measured, folder / "report", map_folder, say)
+        report_products = _report_products(
+            result, measured, folder / "report", map_folder, maps, say
+        )
     with files.staged_outputs() as stage:
         stage = _announcing(stage, say)
         written = _write_run_products(run_files, stage)
         if report_products is not None:
             written += _write_report_products(
-                report_products, stage, self_contained_map, run_map=run_files["paths"]["map"]
+                report_products, stage, run_map=run_files["paths"]["map"]
             )
     return written
+
+
+@dataclass(frozen=True)
+class _MapOptions:
+    """How a run's maps are drawn; the context (streets, water) is packed once for all."""
+
+    basemap: Basemap | None
+    context: MapContext
+
+    @classmethod
+    def of(cls, result: RunResult, offline: bool, basemap: str | Basemap | None) -> _MapOptions:
+        chosen = None if offline else resolve_basemap(basemap or True)
+        gcj02 = chosen is not None and chosen.gcj02
+        return cls(chosen, map_context(result.network, result.water, gcj02=gcj02))
 
 
 def _silent(message: str) -> None:
@@ -114,20 +140,10 @@ def _announcing(stage: Callable[[str | Path], Path], say: Progress) -> Callable[
     return announced
 
 
-def _run_products(
-    result: RunResult, folder: Path, map_folder: Path, self_contained_map: bool
-) -> dict:
+def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapOptions) -> dict:
     profile = result.profile
     compounds = result.compounds.to_crs(settings.exchange_crs)
-    fmap = web_map.coverage_map(
-        compounds,
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        credits=result.credits,
-        tiles=not self_contained_map,
-    )
+    fmap = web_map.coverage_map(result, view="coverage", tiles=maps.basemap, context=maps.context)
     layers = {"compounds": compounds, "facilities": result.facilities, "study_area": result.study_area}
     if result.sub_districts is not None:
         layers["sub_districts"] = result.sub_districts
@@ -158,7 +174,7 @@ def _run_products(
         "layers": layers,
         "result": result,
         "map": fmap,
-        "self_contained": self_contained_map,
+        "self_contained": maps.basemap is None,
         "manifest": manifest,
     }
 
@@ -233,13 +249,15 @@ def _report_products(
     report: IndicatorReport,
     folder: Path,
     map_folder: Path,
+    maps: _MapOptions,
     say: Progress = _silent,
 ) -> dict:
     say("walking service areas (isochrones)")
     service_areas = gaps.result_service_areas(result)
     layers = {"service_areas": service_areas}
     say("gap layers")
-    layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}
+    gap_layers = gaps.gap_layers(result, service_areas)
+    layers |= {k: v for k, v in gap_layers.items() if not v.empty}
     layers["study_area"] = result.study_area
     if result.sub_districts is not None:
         layers["sub_districts"] = result.sub_districts
@@ -251,32 +269,33 @@ def _report_products(
         "service_areas": service_areas,
         "layers": layers,
         "compounds": result.compounds.to_crs(settings.exchange_crs),
+        "gaps_map": _gaps_map(result, service_areas, gap_layers, maps, say),
+        "self_contained": maps.basemap is None,
     }
+
+
+def _gaps_map(
+    result: RunResult, service_areas, gap_layers: dict, maps: _MapOptions, say: Progress
+) -> web_map.InlineMap:
+    say("building the gap map")
+    return web_map.coverage_map(
+        result, view="gaps", service_areas=service_areas, gap_layers=gap_layers,
+        tiles=maps.basemap, context=maps.context,
+    )
 
 
 def _write_report_products(
     products: dict,
     stage: Callable[[str | Path], Path],
-    self_contained_map: bool,
     run_map: Path | None = None,
 ) -> list[Path]:
     result, report = products["result"], products["report"]
     profile, folder, map_folder = result.profile, products["folder"], products["map_folder"]
     service_areas = products["service_areas"]
-    fmap = web_map.coverage_map(
-        products["compounds"],
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        service_areas=service_areas,
-        credits=report.credits,
-        tiles=not self_contained_map,
-    )
     gpkg = folder / "report_layers.gpkg"
     files.write_geopackage_layers(stage(gpkg), products["layers"])
     gaps_html = map_folder / f"{profile.name}_gaps.html"
-    html.save_map(fmap, stage(gaps_html), self_contained=self_contained_map)
+    html.save_map(products["gaps_map"], stage(gaps_html), self_contained=products["self_contained"])
     written = [gpkg, gaps_html]
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
@@ -304,6 +323,7 @@ def write_report_bundle(
     offline_map: bool = True,
     report: IndicatorReport | None = None,
     progress: Progress | None = None,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -317,12 +337,14 @@ def write_report_bundle(
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
         Write an HTML map that works with no internet (inline scripts, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        False adds background tiles (``basemap``), which load from the internet when viewed.
     report : IndicatorReport, optional
         The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
         a population raster again).
     progress : callable, optional
         Called with a short description before each step that can take seconds.
+    basemap : str or Basemap, optional
+        The tiles of an online map (``offline_map=False``), as for :func:`write_outputs`.
 
     Returns
     -------
@@ -336,6 +358,7 @@ def write_report_bundle(
     map_folder = _maps_dir(out, maps_dir, folder)
     say = progress or _silent
     report = report if report is not None else indicator_report(result)
-    products = _report_products(result, report, folder, map_folder, say)
+    maps = _MapOptions.of(result, offline_map, basemap)
+    products = _report_products(result, report, folder, map_folder, maps, say)
     with files.staged_outputs() as stage:
-        return _write_report_products(products, _announcing(stage, say), offline_map)
+        return _write_report_products(products, _announcing(stage, say))
