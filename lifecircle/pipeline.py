@@ -219,7 +219,7 @@ def _network(
     """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
         osm_file = profile.resolve(profile.network.osm_file)
-        with reporter.working(f"reading {osm_file.name} ({_size_text(osm_file)})"):
+        with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
             graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
@@ -526,7 +526,11 @@ def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarr
 def _source_name(source: LayerSource) -> str:
     """A layer source in a few words: its file name or its OpenStreetMap tags."""
     if source.osm_tags is not None:
-        return f"OpenStreetMap tags {source.osm_tags}"
+        tags = "; ".join(
+            f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
+            for key, v in source.osm_tags.items()
+        )
+        return f"OpenStreetMap {tags}"
     return Path(str(source.file)).name
 
 

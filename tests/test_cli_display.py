@@ -77,8 +77,10 @@ def test_cli_version_and_progress(report_study, tmp_path):
     runner = CliRunner()
     outcome = runner.invoke(cli.app, ["--version"])
     assert outcome.exit_code == 0 and outcome.output.strip() == f"lifecircle {cli.package_version()}"
-    outcome = runner.invoke(cli.app, ["run", str(report_study), "--out", str(tmp_path / "out")])
+    outcome = runner.invoke(cli.app, ["run", str(report_study), "--out", str(tmp_path / "out")],
+                            env={"COLUMNS": "80"})
     assert outcome.exit_code == 0, outcome.output
+    assert max(cell_len(line) for line in outcome.output.splitlines()) <= 80
     for step in ("reading streets.osm", "building the walking graph", "reading nursery: nursery.csv",
                  "reading compounds: compounds.csv", "building the interactive map",
                  "writing coverage.csv", "writing reportstudy.html", "writing manifest.json"):
