@@ -17,6 +17,7 @@ from .errors import (
     ProfileError,
 )
 from .outputs.bundle import write_outputs, write_report, write_report_bundle
+from .outputs.web_map import coverage_map
 from .pipeline import run
 from .profile import Profile, builtin_profiles, load_profile
 
@@ -36,6 +37,7 @@ __all__ = [
     "ProfileError",
     "RunResult",
     "builtin_profiles",
+    "coverage_map",
     "indicator_report",
     "load_profile",
     "run",

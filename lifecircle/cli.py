@@ -1,25 +1,35 @@
 """Command line: ``lifecircle run [PROFILE] [--osm-file F] [--out DIR]`` and friends.
 
 Commands call the public API and show progress; they hold no analysis logic of their own.
+Every command is wrapped in :func:`handle_errors`: the errors lifecircle raises on purpose
+(and operating-system errors such as a full disk) end in one line naming the problem and the
+fix, with an exit code per kind (:data:`EXIT_CODES`); Ctrl-C ends with one line too; anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
-from . import pipeline
+from . import __version__, pipeline, starter
+from ._progress import Reporter
 from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
-from .errors import LifecircleError, OfflineError
-from .outputs.bundle import write_outputs
-from .profile import builtin_profiles, load_profile
-from .schema import ALL_AREAS
+from .errors import LifecircleError, OfflineError, OutputError
+from .outputs import terminal
+from .outputs.bundle import output_dir, write_outputs
+from .outputs.files import check_output_folder, output_lock
+from .profile import Profile, builtin_profiles, load_profile
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -32,6 +42,59 @@ err_console = Console(stderr=True)
 #: Built-in profile analysed when OpenStreetMap is unreachable and nothing is cached.
 SAMPLE_PROFILE = "sample_helsinki"
 
+#: Exit codes: 1 bad input or failed analysis, 3 OpenStreetMap unreachable (and the sample not
+#: allowed), 4 results not written, 130 interrupted (Ctrl-C).
+EXIT_ERROR, EXIT_OFFLINE, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 3, 4, 130
+EXIT_CODES: dict[type[BaseException], int] = {
+    OutputError: EXIT_OUTPUT,
+    OfflineError: EXIT_OFFLINE,
+    LifecircleError: EXIT_ERROR,
+    OSError: EXIT_ERROR,
+}
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def handle_errors(command: _Command) -> _Command:
+    """Wrap a command: expected errors and Ctrl-C end in one line and an exit code.
+
+    Use it on every command, below ``@app.command()``. :class:`LifecircleError` and
+    :class:`OSError` (a full disk, a permission...) print ``error: <message>`` and exit with
+    their code from :data:`EXIT_CODES`; Ctrl-C prints one line and exits with 130; any other
+    exception is a bug and shows its traceback.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            _error_line(
+                "interrupted (Ctrl-C): ",
+                "stopped; every output folder holds either its previous results or a complete "
+                "new set, nothing half-written.",
+            )
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except (LifecircleError, OSError) as exc:
+            _error_line("error: ", _one_line(exc))
+            code = next(c for kind, c in EXIT_CODES.items() if isinstance(exc, kind))
+            raise typer.Exit(code=code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, LifecircleError) or not isinstance(exc, OSError):
+        return str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _error_line(label: str, message: str) -> None:
+    # Text, not markup: messages quote data ([brackets] included) verbatim.
+    err_console.print(Text.assemble((label, "bold red"), message), soft_wrap=True)
+
+
 ProfileArg = Annotated[
     str, typer.Argument(help="Built-in profile name or path to a profile YAML file.")
 ]
@@ -39,8 +102,13 @@ OsmFileOpt = Annotated[
     Path | None,
     typer.Option("--osm-file", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
 ]
-SampleFallbackOpt = Annotated[
-    bool, typer.Option(help="When OpenStreetMap is unreachable, analyse the bundled sample.")
+AllowSampleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-sample",
+        help="When OpenStreetMap is unreachable and nothing is cached, analyse the bundled "
+        "sample (into its own folder, labelled SAMPLE) instead of stopping with an error.",
+    ),
 ]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
@@ -49,32 +117,40 @@ OnlineMapOpt = Annotated[
     bool,
     typer.Option(
         "--online-map/--offline-map",
-        help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
-        "(default: self-contained maps that work offline).",
+        help="HTML maps with background tiles from the internet (default: self-contained maps "
+        "that work offline and draw streets and water from the data).",
+    ),
+]
+BasemapOpt = Annotated[
+    str,
+    typer.Option(
+        "--basemap",
+        help="Tiles of --online-map: osm, amap (高德, GCJ-02: layers are shifted to match) or "
+        "tianditu (天地图, key in $LIFECIRCLE_TIANDITU_KEY).",
     ),
 ]
 
 
 @app.command()
+@handle_errors
 def run(
     profile: ProfileArg = "changning",
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
     online_map: OnlineMapOpt = False,
-    sample_fallback: SampleFallbackOpt = True,
+    basemap: BasemapOpt = "osm",
+    allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
-    try:
-        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        written = write_outputs(result, out, self_contained_map=not online_map)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=1) from None
+    result, _, written = _run_and_write(
+        profile, osm_file, out, allow_sample, False, online_map=online_map, basemap=basemap
+    )
     print_summary(result)
     _print_written(written, result.profile.sample)
 
 
 @app.command()
+@handle_errors
 def report(
     profile: ProfileArg = "changning",
     osm_file: OsmFileOpt = None,
@@ -82,63 +158,107 @@ def report(
         Path | None,
         typer.Option(
             "--out",
-            help="Output folder: run outputs go there, the report into its report/ sub-folder "
-            "(default data/processed/<profile> and maps/).",
+            help="Output folder: run outputs and maps go there, the report into its report/ "
+            "sub-folder (default data/processed/<profile> and maps/).",
         ),
     ] = None,
     online_map: OnlineMapOpt = False,
-    sample_fallback: SampleFallbackOpt = True,
+    basemap: BasemapOpt = "osm",
+    allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
-    try:
-        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        indicators = indicator_report(result)
-        written = write_outputs(
-            result, out, self_contained_map=not online_map, report=indicators
-        )
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=1) from None
+    result, indicators, written = _run_and_write(
+        profile, osm_file, out, allow_sample, True, online_map=online_map, basemap=basemap
+    )
     print_summary(result)
-    print_indicators(indicators)
+    if isinstance(indicators, IndicatorReport):
+        print_indicators(indicators)
     _print_written(written, result.profile.sample)
 
 
+def _run_and_write(
+    profile: str,
+    osm_file: Path | None,
+    out: Path | None,
+    allow_sample: bool,
+    with_report: bool,
+    **write_options: Any,
+) -> tuple[RunResult, IndicatorReport | bool, list[Path]]:
+    """Check the output folder, lock it, run (or the sample), write one whole output set.
+
+    ``write_options`` (``online_map``, ``basemap``...) go to :func:`_write`.
+    """
+    study = load_profile(profile)
+    folder = check_output_folder(output_dir(study, out))
+    with output_lock(folder):
+        result = run_with_fallback(study, osm_file, allow_sample=allow_sample)
+        fell_back = result.profile.name != study.name
+        if fell_back:
+            # The sample never writes into the study's folder: it has its own.
+            out = None
+        indicators: IndicatorReport | bool = False
+        if with_report:
+            with Reporter().working("measuring the plan's indicators"):
+                indicators = indicator_report(result)
+        written = _write(result, out, report=indicators, **write_options)
+    if fell_back:
+        err_console.print(
+            f"[bold yellow]The SAMPLE's outputs went to {escape(str(output_dir(result.profile)))}; "
+            f"nothing was written to {escape(str(folder))}.[/]"
+        )
+    return result, indicators, written
+
+
 def run_with_fallback(
-    profile: str | Path, osm_file: Path | None = None, *, sample_fallback: bool = True
+    profile: str | Path | Profile,
+    osm_file: Path | None = None,
+    *,
+    allow_sample: bool = False,
+    sample_fallback: bool | None = None,
 ) -> RunResult:
-    """Run a profile; when OpenStreetMap is unreachable, run the bundled sample instead.
+    """Run a profile; when OpenStreetMap is unreachable, run the bundled sample if allowed.
 
     Parameters
     ----------
-    profile : str or Path
-        Built-in profile name or YAML path.
+    profile : str, Path or Profile
+        Built-in profile name, YAML path or a loaded profile.
     osm_file : Path, optional
         Local OSM file for the network (no fallback when given: the file is the user's choice).
-    sample_fallback : bool
-        Fall back to the sample profile (:data:`SAMPLE_PROFILE`) on :class:`OfflineError`,
-        saying so on the terminal.
+    allow_sample : bool, default False
+        Run the sample profile (:data:`SAMPLE_PROFILE`) instead on :class:`OfflineError`,
+        saying so on the terminal. The caller must write its outputs to the sample's own
+        folder (its ``profile.name`` differs from the study's).
+    sample_fallback : bool, optional
+        Former name of ``allow_sample``.
 
     Returns
     -------
     RunResult
+        Of the study, or of the sample (``result.profile.sample`` is True).
 
     Raises
     ------
     LifecircleError
-        Any error of the run (including OfflineError when there is no fallback).
+        Any error of the run; :class:`OfflineError` when the sample is not allowed (its message
+        says how to allow it).
     """
-    study = load_profile(profile)
+    if sample_fallback is not None:
+        allow_sample = sample_fallback
+    study = profile if isinstance(profile, Profile) else load_profile(profile)
     try:
         return pipeline.run(study, osm_file=osm_file)
     except OfflineError as exc:
-        if not sample_fallback or osm_file is not None:
-            raise
-        err_console.print(f"[bold red]offline:[/] {exc}")
+        if not allow_sample or osm_file is not None:
+            hint = "" if osm_file is not None else (
+                " To see a complete labelled run of the bundled sample instead, add "
+                "--allow-sample."
+            )
+            raise OfflineError(f"{exc}{hint}") from exc
+        _error_line("offline: ", str(exc))
         err_console.print(
             f"[bold]Analysing the bundled real OpenStreetMap SAMPLE ({SAMPLE_PROFILE}) "
-            "instead, so that you see a complete run. Its outputs are labelled as a sample "
-            "and say nothing about your study area.[/]"
+            "instead (--allow-sample), so that you see a complete run. Its outputs are labelled "
+            "as a sample, go to the sample's own folder and say nothing about your study area.[/]"
         )
         return pipeline.run(load_profile(SAMPLE_PROFILE))
 
@@ -146,7 +266,7 @@ def run_with_fallback(
 def _print_written(written: list[Path], sample: bool = False) -> None:
     console.print("\n[bold]Written:[/]")
     for path in written:
-        console.print(f"  {path}")
+        console.print(f"  {escape(str(path))}", highlight=False)
     if sample:
         console.print(
             "\n[bold yellow]These outputs analyse the bundled SAMPLE (示例数据), not your study "
@@ -156,76 +276,139 @@ def _print_written(written: list[Path], sample: bool = False) -> None:
 
 
 @app.command("profiles")
+@handle_errors
 def list_profiles() -> None:
     """List the built-in profiles."""
     for name in builtin_profiles():
         study = load_profile(name)
-        console.print(f"{name:18s} {study.title.zh} / {study.title.en}")
+        console.print(escape(f"{name:18s} {study.title.zh} / {study.title.en}"), highlight=False)
 
 
-def print_summary(result: RunResult) -> None:
-    """Print the whole-area coverage and the targets as terminal tables."""
-    profile = result.profile
-    title = f"{profile.title.zh} / {profile.title.en}"
-    if profile.sample:
-        title = f"SAMPLE DATA 示例数据 — {title}"
-    table = Table(title=title, title_justify="left")
-    for column in ("类别 Category", "阈值 Threshold", "小区 Compounds", "人口 Population"):
-        table.add_column(column, justify="right" if column != "类别 Category" else "left")
-    overall = result.coverage[result.coverage["area"] == ALL_AREAS]
-    for row in overall.itertuples():
-        if row.category == "complete":
-            label, threshold = "完整生活圈 Complete life circle", "all required"
-        else:
-            category = profile.categories[row.category]
-            label = str(category.label)
-            threshold = f"{category.threshold_m:.0f} m / {category.threshold_m / profile.walking_speed_m_per_min:.0f} min"
-        table.add_row(
-            label,
-            threshold,
-            f"{row.compound_share:.1%} ({row.n_covered:,}/{row.n_compounds:,})",
-            "n/a" if pd.isna(row.population_share) else f"{row.population_share:.1%}",
-        )
-    console.print(table)
-    flagged = result.compounds["access_status"].value_counts()
-    console.print(f"access status of compounds: {flagged.to_dict()}")
-    if not result.targets.empty:
-        targets = Table(title="目标 Targets", title_justify="left")
-        for column in ("目标 Target", "要求 Required", "实测 Measured", "结果 Result"):
-            targets.add_column(column)
-        for row in result.targets.itertuples():
-            met = "n/a" if pd.isna(row.met) else ("达标 met" if row.met else f"未达标 short by {row.shortfall:.1%}")
-            targets.add_row(
-                row.label_zh or row.category, f"{row.target:.0%}", f"{row.measured:.1%}", met
-            )
-        console.print(targets)
-    for credit in result.credits:
-        console.print(f"[dim]{credit}[/]")
+def print_summary(result: RunResult, out: Console | None = None) -> None:
+    """Print the whole-area coverage (with near misses), network status and targets."""
+    terminal.print_summary(result, out or console)
 
 
-def print_indicators(indicators: IndicatorReport) -> None:
-    """Print the plan-indicator table of an indicator report, its notes numbered below it."""
-    title = "规划指标 Plan indicators"
-    if indicators.sample:
-        title = f"SAMPLE DATA 示例数据 — {title}"
-    table = Table(title=title, title_justify="left")
-    for column in ("#", "指标 Indicator", "目标 Target", "实测 Measured", "结果 Result"):
-        table.add_column(column, overflow="fold")
-    for number, row in enumerate(indicators.indicators.itertuples(), start=1):
-        if pd.isna(row.met):
-            result = "[yellow]n/a[/]"
-        else:
-            result = "[green]达标 met[/]" if row.met else "[red]未达标 not met[/]"
-        table.add_row(
-            str(number),
-            f"{row.indicator_zh}\n{row.indicator_en}",
-            row.target,
-            row.measured or "—",
+def print_indicators(indicators: IndicatorReport, out: Console | None = None) -> None:
+    """Print the plan-indicator table, its notes and the caveats that can turn a verdict."""
+    terminal.print_indicators(indicators, out or console)
+
+
+def _write(
+    result: RunResult,
+    out: Path | None,
+    online_map: bool,
+    report: IndicatorReport | bool = False,
+    *,
+    basemap: str = "osm",
+) -> list[Path]:
+    """Write the outputs, announcing each step that can take seconds."""
+    reporter = Reporter()
+    reporter.step_start("writing")
+    with reporter.steps() as announce:
+        written = write_outputs(
             result,
+            out,
+            self_contained_map=not online_map,
+            report=report,
+            progress=announce,
+            basemap=basemap,
         )
-    console.print(table)
-    for number, note in enumerate(indicators.indicators["note"], start=1):
-        console.print(f"[dim]{number}. {note}[/]", highlight=False)
+    return written
+
+
+def package_version() -> str:
+    """The installed version of lifecircle."""
+    try:
+        return metadata.version("lifecircle")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"lifecircle {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True,
+                     help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage."""
+
+
+@app.command()
+@handle_errors
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the new profile (letters, digits, _ and -).")],
+    district: Annotated[
+        str | None, typer.Option(help="Chinese district, e.g. 长宁区 (resolved offline).")
+    ] = None,
+    compounds: Annotated[
+        Path | None, typer.Option(help="Compound (小区) file: CSV, Excel, GeoJSON, GeoPackage …")
+    ] = None,
+    facility: Annotated[
+        list[str] | None,
+        typer.Option(help="A facility file as CATEGORY=FILE, e.g. nursery=kindergartens.csv "
+                          "(repeat for each category)."),
+    ] = None,
+    sub_districts: Annotated[
+        Path | None, typer.Option(help="Sub-district (街道/镇) boundary file.")
+    ] = None,
+    osm_file: OsmFileOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Profile file to write (default NAME.yaml here).")
+    ] = None,
+) -> None:
+    """Write a commented starter profile for a district and your data files (never overwrites)."""
+    path = out or Path(f"{name}.yaml")
+    if path.exists():
+        raise OutputError(
+            f"{path} already exists: lifecircle init never overwrites a file. Choose another "
+            "name or --out, or edit the existing profile"
+        )
+    text, hints = starter.profile_text(
+        name, path.parent, district=district, compounds=compounds,
+        facilities=_facility_files(facility or []), sub_districts=sub_districts,
+        osm_file=osm_file,
+    )
+    _write_new(path, text)
+    for layer in hints:
+        crs = f"{layer.crs} ({'' if layer.crs_certain else 'CHECK: '}{layer.crs_reason})"
+        columns = f"x={layer.x}, y={layer.y}, " if layer.x or layer.y else ""
+        console.print(escape(f"{layer.path.name}: {layer.rows:,} rows; {columns}crs {crs}"),
+                      highlight=False)
+    console.print(f"[bold]Written:[/] {escape(str(path))}")
+    console.print(escape(f"Check the lines marked CHECK, then: lifecircle run {path}"))
+
+
+def _facility_files(values: list[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for value in values:
+        key, sep, file = value.partition("=")
+        if not sep or not key.strip() or not file.strip():
+            raise typer.BadParameter(f"{value!r}: give CATEGORY=FILE, e.g. nursery=kindergartens.csv",
+                                     param_hint="--facility")
+        files[key.strip()] = Path(file.strip())
+    return files
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file, atomically, failing if the file appeared meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)  # unlike a rename, a link never replaces an existing file
+    except FileExistsError:
+        raise OutputError(f"{path} already exists: lifecircle init never overwrites a file") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

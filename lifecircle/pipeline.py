@@ -7,6 +7,7 @@ leaves earlier outputs untouched.
 
 from __future__ import annotations
 
+import difflib
 import time
 import warnings
 from collections.abc import Iterator
@@ -19,9 +20,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import schema, settings
+from . import pipeline_supply, schema, settings
 from ._progress import Reporter
-from .analysis import checks, coverage
+from .analysis import checks, coverage, entrances
 from .analysis.access import (
     AccessGraph,
     build_access_graph,
@@ -32,8 +33,8 @@ from .analysis.access import (
 from .analysis.network import WalkNetwork, walking_network, walking_network_from_segments
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
-from .profile import LayerSource, Profile, load_profile
-from .sources import areas, osm, osm_arrays, tables
+from .profile import LayerSource, Profile, check_input_files, load_profile
+from .sources import areas, context, geocode, osm, osm_arrays, registers, tables
 
 
 @contextmanager
@@ -81,11 +82,22 @@ def run(
                 update={"source": "osm_file", "osm_file": Path(osm_file).resolve()}
             )}
         )
+    check_input_files(profile)
     reporter = Reporter(enabled=progress)
     timings: dict[str, float] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LifecircleWarning)
-        result = _run(profile, reporter, timings)
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LifecircleWarning)
+            result = _run(profile, reporter, timings)
+    finally:
+        # Also when the run fails: a warning (e.g. an unreadable cache) may explain the error.
+        notes = _report_warnings(caught, reporter)
+    result.notes = notes
+    return result
+
+
+def _report_warnings(caught: list[warnings.WarningMessage], reporter: Reporter) -> list[str]:
     notes = []
     for warning in caught:
         if issubclass(warning.category, LifecircleWarning):
@@ -96,8 +108,7 @@ def run(
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
-    result.notes = notes
-    return result
+    return notes
 
 
 def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> RunResult:
@@ -106,28 +117,45 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     cache_dir = settings.data_raw_folder / profile.name
     with _timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
-    with _timed(timings, "network", reporter):
-        network, layer_osm_file = _network(profile, buffered, cache_dir, log, reporter)
-    with _timed(timings, "facilities", reporter):
-        facility_layers = {
-            key: _facility_layer(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
-            for key in profile.categories
-        }
+    # Layers before the network: a mistake in them shows before the slow network step.
+    layer_osm_file = _layer_osm_file(profile)
     with _timed(timings, "compounds", reporter):
         compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
+    with _timed(timings, "facilities", reporter):
+        facility_registers = {
+            key: _facility_register(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
+            for key in profile.categories
+        }
+        facility_layers = {key: register.facilities for key, register in facility_registers.items()}
+    with _timed(timings, "network", reporter):
+        network = _network(profile, buffered, cache_dir, log, reporter)
     with _timed(timings, "snapping", reporter):
-        compound_snaps, facility_snaps = _snaps(profile, network, compounds, facility_layers)
-        access_graph = build_access_graph(network, compound_snaps, facility_snaps)
+        access_points, compound_snaps, facility_snaps = _snaps(
+            profile, network, compounds, gates, facility_layers
+        )
+        access_graph = build_access_graph(
+            network, access_points.snaps, facility_snaps, compound_of=access_points.compound
+        )
     with _timed(timings, "walking distances", reporter):
         columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
-        compounds = _assemble_compounds(compounds, compound_snaps, columns, network, profile)
         sub_districts = areas.sub_district_polygons(profile, study_area)
-        compounds[schema.SUB_DISTRICT] = coverage.assign_sub_districts(compounds, sub_districts)
+        compounds = _assemble_compounds(compounds, compound_snaps, columns, network, sub_districts)
+        compounds[schema.ACCESS_RULE] = access_points.rule
+        compounds[schema.N_GATES] = access_points.n_gates
+        compounds = pipeline_supply.residents(compounds, profile, reporter)
+        compounds, supply = pipeline_supply.supply_demand(
+            profile, access_graph, compounds, facility_layers
+        )
+        compounds = _life_circle(compounds, profile)
         by = schema.SUB_DISTRICT if sub_districts is not None else None
         table = coverage.coverage_table(compounds, list(profile.categories), by=by)
         targets = coverage.check_targets(table, profile.targets)
-        facilities = _assemble_facilities(facility_layers, facility_snaps, network)
+        facilities = _assemble_facilities(facility_layers, facility_snaps, network, supply)
+        audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
+    with _timed(timings, "map context", reporter):
+        water = _water(buffered, layer_osm_file, cache_dir)
     return RunResult(
         profile=profile,
         study_area=study_area,
@@ -139,10 +167,20 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_snaps=facility_snaps,
         coverage=table,
         targets=targets,
+        facility_audit=audit,
+        excluded_facilities=excluded,
         inputs=log.inputs,
         credits=list(dict.fromkeys(log.credits)),
         timings=timings,
+        water=water,
     )
+
+
+def _water(buffered: Any, osm_file: Path | None, cache_dir: Path) -> gpd.GeoDataFrame | None:
+    """Water to draw on offline maps (None when there is none): context, never an input."""
+    if osm_file is not None:
+        return context.water_features(buffered, osm_file=osm_file)
+    return context.water_features(buffered, cache_dir=cache_dir / "features")
 
 
 @dataclass
@@ -168,28 +206,41 @@ def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, 
     return study_area, area_polygon, buffered
 
 
+def _layer_osm_file(profile: Profile) -> Path | None:
+    """The OSM file that OSM-tag layers read (None when they come from Overpass)."""
+    if profile.network.source != "osm_file":
+        return None
+    return profile.resolve(profile.network.osm_file)
+
+
 def _network(
     profile: Profile, buffered: Any, cache_dir: Path, log: _RunLog, reporter: Reporter
-) -> tuple[WalkNetwork, Path | None]:
-    """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
-    osm_file = profile.resolve(profile.network.osm_file)
+) -> WalkNetwork:
+    """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
+        osm_file = profile.resolve(profile.network.osm_file)
         # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
-        segments = osm_arrays.read_street_segments(osm_file, buffered)
-        network = walking_network_from_segments(segments, profile.projected_crs)
+        with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
+            segments = osm_arrays.read_street_segments(osm_file, buffered)
+        with reporter.working("building the walking graph"):
+            network = walking_network_from_segments(segments, profile.projected_crs)
         log.inputs["network"] = osm_file
     else:
-        graph = osm.graph_from_osm_online(buffered, cache_dir)
+        with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
+                              "Overpass: a download can take minutes)"):
+            graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
-        network = walking_network(graph, profile.projected_crs)
+        log.inputs["network_cache"] = cache_dir / "network.graphml"
+        with reporter.working("building the walking graph"):
+            network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
     )
-    return network, osm_file if profile.network.source == "osm_file" else None
+    return network
 
 
-def _facility_layer(
+def _facility_register(
     profile: Profile,
     key: str,
     buffered: Any,
@@ -197,18 +248,18 @@ def _facility_layer(
     cache_dir: Path,
     log: _RunLog,
     reporter: Reporter,
-) -> gpd.GeoDataFrame:
-    """One category's facilities from all its sources, inside the buffered study area."""
+) -> registers.Register:
+    """One category's facilities from all its registers, inside the buffered study area."""
     category = profile.categories[key]
-    parts = [
-        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
-            source_number=number
-        )
-        for number, source in enumerate(category.sources)
-    ]
-    layer = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=settings.exchange_crs)
+    layers = []
+    for source in category.sources:
+        with reporter.working(f"reading {key}: {_source_name(source)}"):
+            layer = _load_layer(profile, source, buffered, osm_file, cache_dir, reporter)
+            layers.append(_clip(layer, buffered))
+    labels = pipeline_supply.source_labels(profile, category.sources)
+    register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
-    if layer.empty:
+    if register.facilities.empty:
         warnings.warn(
             f"no {category.label} facilities found in the study area (buffered by "
             f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
@@ -216,8 +267,8 @@ def _facility_layer(
             LifecircleWarning,
             stacklevel=2,
         )
-    reporter.info(f"{key}: {len(layer):,} facilities")
-    return layer
+    reporter.info(f"{key}: {len(register.facilities):,} facilities")
+    return register
 
 
 def _compounds(
@@ -230,9 +281,11 @@ def _compounds(
 ) -> gpd.GeoDataFrame:
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
-    raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir)
-    compounds = _clip(raw, area_polygon).reset_index(drop=True)
+    with reporter.working(f"reading compounds: {_source_name(source)}"):
+        raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir, reporter)
     described = log.source("compounds", profile, [source])
+    _check_population_fields(profile, raw, described)
+    compounds = _clip(raw, area_polygon).reset_index(drop=True)
     if compounds.empty:
         raise DataError(
             f"none of the {len(raw):,} compounds from {described} lies inside the study area: "
@@ -253,14 +306,61 @@ def _compounds(
     return compounds
 
 
+def _check_population_fields(profile: Profile, layer: pd.DataFrame, described: str) -> None:
+    """Raise when ``households_field`` or ``population_field`` names no column of the layer."""
+    columns = [str(c) for c in layer.columns if c != "geometry"]
+    for key in ("households_field", "population_field"):
+        name = getattr(profile.compounds, key)
+        if name is None or name in layer.columns:
+            continue
+        close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DataError(
+            f"compounds.{key} names the column {name!r}, which the compound layer "
+            f"({described}) does not have; {hint}its columns are: {', '.join(columns)}"
+        )
+
+
+def _gates(
+    profile: Profile,
+    compounds: gpd.GeoDataFrame,
+    buffered: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+) -> tuple[gpd.GeoSeries, pd.DataFrame] | None:
+    """The compounds' gates and which compound each belongs to (None without gates)."""
+    spec = profile.compounds.gates
+    if spec is None:
+        return None
+    with reporter.working(f"reading gates: {_source_name(spec.source)}"):
+        layer = _load_layer(profile, spec.source, buffered, osm_file, cache_dir, reporter)
+        layer = _clip(layer, buffered)
+    log.source("gates", profile, [spec.source])
+    return pipeline_supply.gate_links(profile, layer, compounds, reporter)
+
+
 def _snaps(
     profile: Profile,
     network: WalkNetwork,
     compounds: gpd.GeoDataFrame,
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None,
     facility_layers: dict[str, gpd.GeoDataFrame],
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Snap compounds and facilities to the network, checking each source's coordinates."""
-    compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
+) -> tuple[entrances.AccessPoints, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Snap compounds (their gates, polygon edge or point) and facilities to the network,
+    checking each source's coordinates."""
+    spec = profile.compounds
+    access_points = entrances.compound_access_points(
+        network,
+        compounds,
+        profile.snap_limit_m,
+        gates=gates[0] if gates else None,
+        links=gates[1] if gates else None,
+        boundary=spec.boundary_access,
+        interior_leg=spec.gates.interior_leg if spec.gates else False,
+    )
+    compound_snaps = entrances.compound_snaps(access_points, len(compounds))
     checks.warn_about_snaps(
         compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
     )
@@ -274,7 +374,7 @@ def _snaps(
             checks.warn_about_snaps(
                 facility_snaps[key][part], what, source.crs, network, layer[part]
             )
-    return compound_snaps, facility_snaps
+    return access_points, compound_snaps, facility_snaps
 
 
 def _distances(
@@ -288,10 +388,11 @@ def _distances(
     for key, category in profile.categories.items():
         layer = facility_layers[key]
         names = layer["name"].to_numpy() if "name" in layer else None
+        graph = pipeline_supply.open_facilities(profile, access_graph, key, layer)
         with reporter.bar(f"{key} ({category.threshold_m:.0f} m)", len(layer)) as bar:
             columns.append(
                 category_access(
-                    access_graph,
+                    graph,
                     key,
                     category.threshold_m,
                     profile.walking_speed_m_per_min,
@@ -308,10 +409,27 @@ def _load_layer(
     polygon: Any,
     osm_file: Path | None,
     cache_dir: Path,
+    reporter: Reporter | None = None,
 ) -> gpd.GeoDataFrame:
     if source.osm_tags is not None:
         return osm.features_from_osm(
-            source.osm_tags, polygon, osm_file=osm_file, cache_dir=cache_dir / "features"
+            source.osm_tags,
+            polygon,
+            osm_file=osm_file,
+            cache_dir=cache_dir / "features",
+            progress=reporter.info if reporter is not None else None,
+        )
+    if source.geocode is not None:
+        return geocode.geocoded_layer(
+            profile.resolve(source.file),
+            service=source.geocode.service,
+            address_field=source.geocode.address_field,
+            city=source.geocode.city,
+            name_field=source.name_field,
+            layer=source.layer,
+            sheet=source.sheet,
+            where=source.where,
+            cache_dir=cache_dir / "geocode",
         )
     return tables.read_layer(
         profile.resolve(source.file),
@@ -339,7 +457,7 @@ def _assemble_compounds(
     snaps: pd.DataFrame,
     columns: list[pd.DataFrame],
     network: WalkNetwork,
-    profile: Profile,
+    sub_districts: gpd.GeoDataFrame | None,
 ) -> gpd.GeoDataFrame:
     snapped = _snapped_lonlat(snaps, network)
     out = compounds.copy()
@@ -349,6 +467,13 @@ def _assemble_compounds(
     for frame in columns:
         for name in frame.columns:
             out[name] = frame[name].to_numpy()
+    out[schema.SUB_DISTRICT] = coverage.assign_sub_districts(out, sub_districts)
+    return out
+
+
+def _life_circle(compounds: gpd.GeoDataFrame, profile: Profile) -> gpd.GeoDataFrame:
+    """The complete life circle and the near misses, from the categories' coverage."""
+    out = compounds.copy()
     required = coverage.required_categories(profile)
     out[schema.COMPLETE] = coverage.complete_life_circle(out, required)
     thresholds = {key: category.threshold_m for key, category in profile.categories.items()}
@@ -362,11 +487,16 @@ def _assemble_facilities(
     layers: dict[str, gpd.GeoDataFrame],
     snaps: dict[str, pd.DataFrame],
     network: WalkNetwork,
+    supply: dict[str, Any],
 ) -> gpd.GeoDataFrame:
     frames = []
     for key, layer in layers.items():
         points = gpd.GeoDataFrame(
-            {"category": key, "name": layer.get("name", "")},
+            {
+                "category": key,
+                "name": layer.get("name", ""),
+                **{c: layer[c] for c in _FACILITY_REGISTER_COLUMNS if c in layer},
+            },
             geometry=representative_points(layer),
             crs=layer.crs,
         )
@@ -374,10 +504,18 @@ def _assemble_facilities(
         points["snap_m"] = snap["snap_m"].to_numpy(dtype=float)
         points["access_status"] = snap["access_status"].to_numpy()
         points["snap_lon"], points["snap_lat"] = _snapped_lonlat(snap, network)
+        if key in supply:
+            for column, values in pipeline_supply.facility_supply_columns(
+                supply[key], len(points)
+            ).items():
+                points[column] = values
         frames.append(points.to_crs(settings.exchange_crs))
     if not frames:
         return gpd.GeoDataFrame(columns=["category", "name", "geometry"], crs=settings.exchange_crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.exchange_crs)
+
+
+_FACILITY_REGISTER_COLUMNS = (schema.SOURCE, schema.SOURCES, schema.CAPACITY, schema.CAPACITY_USED)
 
 
 def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
@@ -386,6 +524,25 @@ def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarr
     points = gpd.GeoSeries.from_xy(snaps["snap_x"], snaps["snap_y"], crs=network.crs)
     points = points.to_crs(settings.exchange_crs)
     return points.x.to_numpy(), points.y.to_numpy()
+
+
+def _source_name(source: LayerSource) -> str:
+    """A layer source in a few words: its file name or its OpenStreetMap tags."""
+    if source.osm_tags is not None:
+        tags = "; ".join(
+            f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
+            for key, v in source.osm_tags.items()
+        )
+        return f"OpenStreetMap {tags}"
+    return Path(str(source.file)).name
+
+
+def _size_text(path: Path | None) -> str:
+    """'12.3 MB' for a file (its size tells how long reading it may take)."""
+    try:
+        return f"{Path(path).stat().st_size / 1e6:,.1f} MB"
+    except (OSError, TypeError):
+        return "size unknown"
 
 
 def _describe_source(profile: Profile, source: LayerSource) -> str:

@@ -14,46 +14,32 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
-from .crs import canonical_crs
-from .errors import CRSError, ProfileError
+from ._profile_base import Label, _Strict
+from .errors import InputFileError, ProfileError
+from .profile_supply import (
+    ALL_RESIDENTS,
+    Capacity,
+    DemandGroup,
+    Geocode,
+    Registers,
+    checked_patterns,
+)
 
 _ENV_PATTERN = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 # A Path field collapses "pkgdata://x" to "pkgdata:/x": accept one or more slashes.
 _PKGDATA_PATTERN = re.compile(r"^pkgdata:/+(?P<package>[A-Za-z_][\w.]*)/(?P<file>.+)$")
 
 
-class _Strict(BaseModel):
-    # Unknown keys are typos until proven otherwise: reject them with the field's name.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("crs", check_fields=False)
-    @classmethod
-    def _known_crs(cls, value: str) -> str:
-        """Check declared coordinate systems when the profile is read, not mid-run."""
-        try:
-            canonical_crs(value)
-        except CRSError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-class Label(_Strict):
-    """A bilingual label (中文 / English)."""
-
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-
 class LayerSource(_Strict):
     """Where a point or polygon layer comes from: OpenStreetMap tags and/or a table file.
 
-    Exactly one of ``osm_tags`` or ``file`` must be given.
+    Exactly one of ``osm_tags`` or ``file`` must be given. A file of addresses without
+    coordinates can be geocoded (``geocode``). In a facility register, ``label`` names the
+    source in the completeness audit and ``capacity_field``/``used_field`` hold each facility's
+    capacity (places, beds, m²) and the part of it in use.
     """
 
     osm_tags: dict[str, bool | str | list[str]] | None = None
@@ -66,11 +52,20 @@ class LayerSource(_Strict):
     name_field: str | None = None
     where: dict[str, str | list[str]] | None = None
     credit: str | None = None
+    label: str | None = None
+    capacity_field: str | None = None
+    used_field: str | None = None
+    geocode: Geocode | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerSource:
         if (self.osm_tags is None) == (self.file is None):
             raise ValueError("give exactly one of 'osm_tags' or 'file'")
+        if self.geocode is not None and (self.file is None or {"x", "y", "crs"} & self.model_fields_set):
+            raise ValueError(
+                "'geocode' reads addresses from a file: give 'file' without 'x', 'y' or 'crs' "
+                "(the geocoding service sets the coordinate system)"
+            )
         return self
 
 
@@ -118,6 +113,16 @@ class Category(_Strict):
     level: LifeCircleLevel | None = None
     required: bool = True
     source: LayerSource | list[LayerSource]
+    #: The residents this category serves (a key of the profile's ``demand_groups``).
+    demand_group: str = ALL_RESIDENTS
+    capacity: Capacity | None = None
+    #: Out-of-scope entries for this category (regular expressions, e.g. KTV for culture).
+    exclude_patterns: list[str] = []
+
+    @field_validator("exclude_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        return checked_patterns(value)
 
     @property
     def sources(self) -> list[LayerSource]:
@@ -171,13 +176,36 @@ class NetworkSource(_Strict):
         return self
 
 
+class Gates(_Strict):
+    """Gates (出入口) of gated compounds: where their residents' walks start.
+
+    A gate belongs to the compound named by its ``link_field`` (matched with the compound
+    layer's ``compound_field``), or, without ``link_field``, to every compound polygon within
+    ``max_distance_m`` of it (point compounds: the nearest within that distance). The compound's
+    walk is the shortest over its gates, each snapped like any point; ``interior_leg`` adds the
+    straight line from the compound's point to the gate.
+    """
+
+    source: LayerSource
+    link_field: str | None = None
+    compound_field: str = "name"
+    max_distance_m: float = Field(default=20.0, ge=0, le=500)
+    interior_leg: bool = False
+
+
 class Compounds(_Strict):
-    """Residential compounds (小区): points or polygons with optional population columns."""
+    """Residential compounds (小区): points or polygons with optional population columns.
+
+    Polygon compounds without gates start their walks at the point of the polygon nearest to
+    the street network (``boundary_access``), not at a point inside.
+    """
 
     source: LayerSource
     households_field: str | None = None
     population_field: str | None = None
     persons_per_household: float = Field(default=settings.persons_per_household, gt=0, le=10)
+    gates: Gates | None = None
+    boundary_access: bool = True
 
 
 class SubDistricts(_Strict):
@@ -208,6 +236,8 @@ class Population(_Strict):
     census_total: float | None = Field(default=None, gt=0)
     census_by_sub_district: dict[str, float] | None = None
     census_source: str | None = None
+    #: With census totals, scale the compounds' residents to them (apportioned by households).
+    scale_compounds: bool = True
 
     @model_validator(mode="after")
     def _inputs_given(self) -> Population:
@@ -227,6 +257,9 @@ class Indicators(_Strict):
     culture_per_100k_target: float = Field(default=15.5, ge=0)
     elderly_category: str | None = "elderly_care"
     shelter_category: str | None = "shelter"
+    #: The policy document these indicators and their targets come from (cited in reports);
+    #: without it the reports call them "profile target".
+    source: str | None = None
 
 
 class Target(_Strict):
@@ -246,7 +279,7 @@ class Profile(_Strict):
     ``base_dir`` (the profile file's folder, or the working folder for built-in profiles).
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=100)
     title: Label
     study_area: StudyArea
     network: NetworkSource = NetworkSource()
@@ -263,6 +296,8 @@ class Profile(_Strict):
     threshold_preset: Literal["gb50180", "shanghai"] = "gb50180"
     population: Population = Population()
     indicators: Indicators = Indicators()
+    demand_groups: dict[str, DemandGroup] = {}
+    registers: Registers = Registers()
     sample: bool = False
     base_dir: Path = Path(".")
 
@@ -322,6 +357,7 @@ class Profile(_Strict):
                         f"indicators.{field_name} names category {key!r}, which the profile "
                         f"does not define; known: {sorted(self.categories)}"
                     )
+        self._check_demand_groups()
         known = set(self.categories) | {"complete"}
         for target in self.targets:
             if target.category not in known:
@@ -330,6 +366,22 @@ class Profile(_Strict):
                     f"define; known: {sorted(known)}"
                 )
         return self
+
+    def _check_demand_groups(self) -> None:
+        groups = set(self.demand_groups) | {ALL_RESIDENTS}
+        if ALL_RESIDENTS in self.demand_groups:
+            raise ValueError(f"demand group {ALL_RESIDENTS!r} is reserved for all residents")
+        for key, category in self.categories.items():
+            norm = category.capacity.norm if category.capacity else None
+            for where, group in (
+                ("demand_group", category.demand_group),
+                ("capacity.norm.population", norm.population if norm else None),
+            ):
+                if group is not None and group not in groups:
+                    raise ValueError(
+                        f"category {key!r}: {where} names {group!r}, which demand_groups does "
+                        f"not define; known: {sorted(groups)}"
+                    )
 
     @property
     def max_threshold_m(self) -> float:
@@ -416,12 +468,14 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
     Raises
     ------
     ProfileError
-        When the file is missing, is not YAML, or does not validate; the message names
-        the offending field.
+        When the file is missing, is not UTF-8 YAML, gives a key twice, or does not validate;
+        the message names the offending field (and line).
     """
     text, source, base_dir = _read_profile_text(name_or_path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKeyError as exc:
+        raise ProfileError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"{source} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -434,15 +488,40 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
         raise ProfileError(_explain_validation(exc, source)) from None
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML forbids it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKeyError(
+                    f"the key {key!r} is given twice (lines {seen[key]} and {line}); "
+                    "keep one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+#: Built-in profiles are looked up only by a plain name (no folders, no ``..``).
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
+
 def _read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
     path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} or path.exists():
-        if not path.is_file():
-            raise ProfileError(
-                f"profile file {path} does not exist; built-in profiles: "
-                f"{', '.join(builtin_profiles())}"
-            )
-        return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+    looks_like_name = _PROFILE_NAME.fullmatch(str(name_or_path)) is not None
+    try:
+        is_path = not looks_like_name or path.suffix in {".yaml", ".yml"} or path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(f"cannot use {_short(name_or_path)} as a profile: {exc.strerror}") from None
+    if is_path:
+        return _read_profile_file(path), str(path), path.resolve().parent
     resource = resources.files("lifecircle") / "profiles" / f"{name_or_path}.yaml"
     if not resource.is_file():
         raise ProfileError(
@@ -450,6 +529,48 @@ def _read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
             f"built-in profiles: {', '.join(builtin_profiles())}"
         )
     return resource.read_text(encoding="utf-8"), f"built-in profile {name_or_path!r}", Path.cwd()
+
+
+def _read_profile_file(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise ProfileError(f"profile {path} is a folder, not a YAML file") from None
+    except FileNotFoundError:
+        raise ProfileError(
+            f"profile file {path} does not exist; built-in profiles: "
+            f"{', '.join(builtin_profiles())}"
+        ) from None
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(
+            f"cannot read the profile {_short(path)}: {exc.strerror or exc}; give the path of "
+            "a YAML file or a built-in profile name"
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        guess = _guess_encoding(raw)
+        raise ProfileError(
+            f"profile {path} is not UTF-8 text{f' (it looks like {guess})' if guess else ''}: "
+            "save it as UTF-8 (in Notepad: Save As → Encoding: UTF-8)"
+        ) from None
+
+
+def _short(text: str | Path, limit: int = 60) -> str:
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def _guess_encoding(raw: bytes) -> str | None:
+    try:
+        raw.decode("gb18030")
+        return "GBK/GB18030, as Chinese Windows saves it"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    return best.encoding.upper() if best is not None else None
 
 
 def _explain_validation(exc: ValidationError, source: str) -> str:
@@ -461,3 +582,50 @@ def _explain_validation(exc: ValidationError, source: str) -> str:
             message = "unknown field (a typo?)"
         lines.append(f"  - {where}: {message}")
     return "\n".join(lines)
+
+
+def input_files(profile: Profile) -> list[tuple[str, Path]]:
+    """Every local file a profile reads, with its role, resolved (before any heavy step).
+
+    Parameters
+    ----------
+    profile : Profile
+        The validated profile.
+
+    Returns
+    -------
+    list of (str, Path)
+        ``(role, path)`` pairs such as ``("categories.nursery.source", Path(...))``.
+    """
+    files: list[tuple[str, Path | None]] = [("study_area.file", profile.study_area.file)]
+    if profile.network.source == "osm_file":
+        files.append(("network.osm_file", profile.network.osm_file))
+    for key, category in profile.categories.items():
+        sources = category.sources
+        for number, source in enumerate(sources):
+            suffix = f"[{number}]" if len(sources) > 1 else ""
+            files.append((f"categories.{key}.source{suffix}.file", source.file))
+    files.append(("compounds.source.file", profile.compounds.source.file))
+    if profile.sub_districts is not None:
+        files.append(("sub_districts.file", profile.sub_districts.file))
+    if profile.population.source == "raster":
+        files.append(("population.raster", profile.population.raster))
+    return [(role, resolved) for role, path in files if (resolved := profile.resolve(path))]
+
+
+def check_input_files(profile: Profile) -> None:
+    """Raise at once when a file the profile names is missing or is a folder.
+
+    Raises
+    ------
+    InputFileError
+        Naming the profile field, the path and what to do.
+    """
+    for role, path in input_files(profile):
+        if path.is_file():
+            continue
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"{role}: {path} {problem}. Check the path in the profile (relative paths resolve "
+            f"against the profile's folder, {profile.base_dir})"
+        )

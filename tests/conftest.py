@@ -41,6 +41,30 @@ def huangpu_result(shared_data):
 
 
 @pytest.fixture(scope="session")
+def report_study(tmp_path_factory) -> Path:
+    """The hand-built report study of tests/_report_study.py (profile path)."""
+    from ._report_study import write_study
+
+    return write_study(tmp_path_factory.mktemp("report_study"))
+
+
+@pytest.fixture(scope="session")
+def report_result(report_study):
+    """One run of the hand-built report study, shared by the report tests."""
+    import lifecircle as lc
+
+    return lc.run(report_study, progress=False)
+
+
+@pytest.fixture(scope="session")
+def report_built(report_result):
+    """The indicator report of :func:`report_result`."""
+    import lifecircle as lc
+
+    return lc.indicator_report(report_result)
+
+
+@pytest.fixture(scope="session")
 def small_city(tmp_path_factory):
     """A generated street-like city on disk (about 5,000 network nodes, 400 compounds, 600
     facilities; benchmarks/synthetic_city.py) and its walking network built from the PBF."""

@@ -17,7 +17,7 @@ from lifecircle.analysis.access import (
     snap_layer,
 )
 from lifecircle.analysis.network import walking_network
-from lifecircle.analysis.reach import bounded_distances, count_within
+from lifecircle.analysis.reach import bounded_distances, count_within, walks_within
 from lifecircle.sources.tables import read_layer
 
 from ._graphs import CRS, points, street_graph
@@ -160,3 +160,20 @@ def test_counts_on_a_hand_built_line_count_exactly_the_threshold():
     access = build_access_graph(network, c_snaps, f_snaps)
     counts = facility_counts(access, "f", [9.0, 10.0, 109.9, 110.0])
     assert counts.tolist() == [[0, 1, 1, 3]]
+
+
+def test_walks_within_list_the_pairs_networkx_finds():
+    csr, graph = random_graph(6)
+    rng = np.random.default_rng(6)
+    sources = rng.choice(csr.shape[0], 30, replace=False)
+    targets = rng.integers(0, csr.shape[0], 100)
+    extra = rng.uniform(0, 20, len(targets))
+    source, target, walk = walks_within(csr, sources, targets, 90.0, target_extra=extra)
+    expected = {}
+    for i, s in enumerate(sources):
+        reach = nx.single_source_dijkstra_path_length(graph, int(s), cutoff=90.0)
+        for j, t in enumerate(targets):
+            if int(t) in reach and reach[int(t)] + extra[j] <= 90.0:
+                expected[(i, j)] = reach[int(t)] + extra[j]
+    assert list(zip(source.tolist(), target.tolist(), strict=True)) == sorted(expected)
+    assert np.allclose(walk, [expected[k] for k in sorted(expected)], atol=1e-9)

@@ -35,14 +35,22 @@ def simplify_segments(
     path_ptr, path_nodes : numpy.ndarray
         Edge ``i`` runs through nodes ``path_nodes[path_ptr[i]:path_ptr[i + 1]]``, from
         ``edge_u[i]`` to ``edge_v[i]``.
+    edge_of_segment : numpy.ndarray
+        The simplified edge each input segment belongs to (``-1`` for dropped segments:
+        self-loops and rings).
     """
     u = np.asarray(u, dtype=np.int64)
     v = np.asarray(v, dtype=np.int64)
-    proper = u != v
+    edge_of_segment = np.full(len(u), -1, dtype=np.int64)
+    proper = np.flatnonzero(u != v)
     u, v = u[proper], v[proper]
     incidence_ptr, incidence_segment = _incidence(n_nodes, u, v)
     interstitial = _interstitial(n_nodes, u, v, incidence_ptr, incidence_segment)
-    return _walk_chains(n_nodes, u, v, incidence_ptr, incidence_segment, interstitial)
+    edge_u, edge_v, path_ptr, path_nodes, edge_of = _walk_chains(
+        n_nodes, u, v, incidence_ptr, incidence_segment, interstitial
+    )
+    edge_of_segment[proper] = edge_of
+    return edge_u, edge_v, path_ptr, path_nodes, edge_of_segment
 
 
 @numba.njit(cache=True)
@@ -84,6 +92,7 @@ def _incidence(n_nodes, u, v):  # noqa: ANN001, ANN202
 def _walk_chains(n_nodes, u, v, incidence_ptr, incidence_segment, interstitial):  # noqa: ANN001, ANN202
     n_segments = len(u)
     used = np.zeros(n_segments, dtype=np.bool_)
+    edge_of = np.full(n_segments, -1, dtype=np.int64)
     edge_u = np.empty(n_segments, dtype=np.int64)
     edge_v = np.empty(n_segments, dtype=np.int64)
     path_ptr = np.zeros(n_segments + 1, dtype=np.int64)
@@ -98,6 +107,7 @@ def _walk_chains(n_nodes, u, v, incidence_ptr, incidence_segment, interstitial):
             if used[segment]:
                 continue
             used[segment] = True
+            edge_of[segment] = n_edges
             path_nodes[n_path] = start
             n_path += 1
             current = v[segment] if u[segment] == start else u[segment]
@@ -108,6 +118,7 @@ def _walk_chains(n_nodes, u, v, incidence_ptr, incidence_segment, interstitial):
                 second = incidence_segment[incidence_ptr[current] + 1]
                 segment = second if first == segment else first
                 used[segment] = True
+                edge_of[segment] = n_edges
                 current = v[segment] if u[segment] == current else u[segment]
             path_nodes[n_path] = current
             n_path += 1
@@ -116,4 +127,4 @@ def _walk_chains(n_nodes, u, v, incidence_ptr, incidence_segment, interstitial):
             n_edges += 1
             path_ptr[n_edges] = n_path
     # Segments never reached form rings without an endpoint: osmnx drops those components.
-    return edge_u[:n_edges], edge_v[:n_edges], path_ptr[: n_edges + 1], path_nodes[:n_path]
+    return edge_u[:n_edges], edge_v[:n_edges], path_ptr[: n_edges + 1], path_nodes[:n_path], edge_of

@@ -39,9 +39,11 @@ class WalkNetwork:
     ----------
     edges : geopandas.GeoDataFrame
         One row per edge with integer node positions ``u_pos``/``v_pos`` (into ``node_ids``),
-        OSM node ids ``u`` ≤ ``v``, ``key`` (tells parallel edges apart), ``length`` (m,
-        measured in the projected CRS) and ``geometry`` oriented from u to v. Rows are sorted
-        by ``u``, ``v`` and ``length``, whichever way the network was built.
+        OSM node ids ``u`` ≤ ``v``, ``key`` (tells parallel edges apart), ``highway`` (the
+        OSM class, or a list of them when the edge merges ways of several classes, as in
+        osmnx), ``length`` (m, measured in the projected CRS) and ``geometry`` oriented from u
+        to v. Rows are sorted by ``u``, ``v`` and ``length``, whichever way the network was
+        built.
     node_ids : numpy.ndarray
         OSM node ids; position ``i`` is node ``i`` of the sparse graph.
     node_component : numpy.ndarray
@@ -138,7 +140,7 @@ def walking_network_from_segments(segments: StreetSegments, projected_crs: str) 
     x, y = Transformer.from_crs(exchange_crs, projected_crs, always_xy=True).transform(
         segments.lon, segments.lat
     )
-    edge_u, edge_v, path_ptr, path_nodes = simplify_segments(
+    edge_u, edge_v, path_ptr, path_nodes, edge_of_segment = simplify_segments(
         len(segments.node_id), segments.u, segments.v
     )
     if len(edge_u) == 0:
@@ -155,11 +157,35 @@ def walking_network_from_segments(segments: StreetSegments, projected_crs: str) 
     is_endpoint[edge_v] = True
     node_ids = segments.node_id[is_endpoint]
     edges = pd.DataFrame(
-        {"u": segments.node_id[edge_u], "v": segments.node_id[edge_v], "key": 0}
+        {
+            "u": segments.node_id[edge_u],
+            "v": segments.node_id[edge_v],
+            "key": 0,
+            "highway": _edge_highways(edge_of_segment, segments, len(edge_u)),
+        }
     )
     edges = _canonical_edges(edges, geoms, node_ids, projected_crs)
     edges["key"] = edges.groupby(["u", "v"], sort=False).cumcount()
     return _network(edges, node_ids, projected_crs)
+
+
+def _edge_highways(edge_of_segment: np.ndarray, segments: StreetSegments, n_edges: int) -> list:
+    """Each edge's ``highway`` value, or the sorted list of them when its ways differ (the
+    osmnx convention for merged edges)."""
+    kept = edge_of_segment >= 0
+    pairs = np.unique(np.c_[edge_of_segment[kept], segments.highway[kept]], axis=0)
+    values = np.asarray(segments.highway_values, dtype=object)
+    out: list = list(values[pairs[:, 1]]) if len(pairs) else []
+    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]] if len(pairs) else np.zeros(0, bool)
+    highways: list = [None] * n_edges
+    for edge, value, is_first in zip(pairs[:, 0].tolist(), out, first.tolist(), strict=True):
+        if is_first:
+            highways[edge] = value
+        else:
+            previous = highways[edge]
+            highways[edge] = sorted({*(previous if isinstance(previous, list) else [previous]),
+                                     value})
+    return highways
 
 
 def _canonical_paths(
@@ -208,9 +234,13 @@ def _network(
 
 def _edge_frame(graph: nx.MultiGraph, node_ids: np.ndarray, crs: str) -> gpd.GeoDataFrame:
     nodes, edges = ox.graph_to_gdfs(graph, fill_edge_geometry=True)
-    edges = edges.reset_index()[["u", "v", "key", "geometry"]]
+    edges = edges.reset_index()
+    # osmnx lists the classes of merged ways in set order: sorted here, as the arrays builder.
+    edges["highway"] = [
+        sorted(h) if isinstance(h, list) else h for h in edges.get("highway", [None] * len(edges))
+    ]
     geoms = _orient_from_u(edges, nodes)
-    edges = _canonical_edges(edges[["u", "v", "key"]], geoms, node_ids, crs)
+    edges = _canonical_edges(edges[["u", "v", "key", "highway"]], geoms, node_ids, crs)
     nx.set_edge_attributes(
         graph,
         dict(zip(zip(edges["u"], edges["v"], edges["key"], strict=True), edges["length"], strict=True)),
@@ -241,6 +271,7 @@ def _canonical_edges(
     out = pd.DataFrame(
         {"u": np.where(flip, v, u), "v": np.where(flip, u, v), "key": edges["key"].to_numpy()}
     )
+    out["highway"] = edges["highway"].to_numpy() if "highway" in edges else None
     # Lengths measured in the projected CRS: osmnx's great-circle lengths use a sphere, which
     # is ~0.2% short for east-west streets at Shanghai's latitude; UTM is within 0.04%.
     out["length"] = shapely.length(geoms)
@@ -249,7 +280,7 @@ def _canonical_edges(
     out = out.iloc[order].reset_index(drop=True)
     out["u_pos"] = np.searchsorted(node_ids, out["u"].to_numpy())
     out["v_pos"] = np.searchsorted(node_ids, out["v"].to_numpy())
-    columns = ["u", "v", "key", "length", "geometry", "u_pos", "v_pos"]
+    columns = ["u", "v", "key", "highway", "length", "geometry", "u_pos", "v_pos"]
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=crs)
 
 
@@ -268,8 +299,8 @@ def graph_from_edges(edges: gpd.GeoDataFrame, node_ids: np.ndarray, crs: str) ->
     Returns
     -------
     networkx.MultiGraph
-        Nodes (OSM ids) with ``x``/``y``; edges ``(u, v, key)`` with ``length`` and
-        ``geometry``.
+        Nodes (OSM ids) with ``x``/``y``; edges ``(u, v, key)`` with ``highway``, ``length``
+        and ``geometry``.
     """
     geoms = edges.geometry.to_numpy()
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
@@ -283,9 +314,10 @@ def graph_from_edges(edges: gpd.GeoDataFrame, node_ids: np.ndarray, crs: str) ->
         (int(n), {"x": float(a), "y": float(b)}) for n, a, b in zip(node_ids, x, y, strict=True)
     )
     graph.add_edges_from(
-        (int(a), int(b), int(k), {"length": float(length), "geometry": geom})
-        for a, b, k, length, geom in zip(
-            edges["u"], edges["v"], edges["key"], edges["length"], geoms, strict=True
+        (int(a), int(b), int(k), {"highway": h, "length": float(length), "geometry": geom})
+        for a, b, k, h, length, geom in zip(
+            edges["u"], edges["v"], edges["key"], edges["highway"], edges["length"], geoms,
+            strict=True,
         )
     )
     return graph

@@ -110,6 +110,74 @@ def count_within(
     if thresholds.ndim != 1 or len(thresholds) == 0:
         raise LifecircleError("count_within needs at least one threshold")
     indptr, indices, weights, sources = _checked(csr, sources, float(thresholds.max()))
+    target_ptr, target_of, extra = _targets_by_node(csr.shape[0], targets, target_extra)
+    if len(sources) == 0 or len(target_of) == 0:
+        return np.zeros((len(target_of), len(thresholds)), dtype=np.int64)
+    parts = _in_threads(
+        lambda chunk: _count_chunk(
+            indptr, indices, weights, chunk, target_ptr, target_of, extra, thresholds
+        ),
+        sources,
+    )
+    return np.sum(parts, axis=0)
+
+
+def walks_within(
+    csr: sparse.csr_array | sparse.csr_matrix,
+    sources: Sequence[int] | np.ndarray,
+    targets: Sequence[int] | np.ndarray,
+    limit: float,
+    target_extra: Sequence[float] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every source → target walk within ``limit``, as three aligned arrays.
+
+    Like :func:`count_within`, but listing the pairs with their distances (e.g. for
+    two-step floating catchments, or candidate sites and the homes they would serve).
+
+    Parameters
+    ----------
+    csr : scipy.sparse.csr_array
+        Edge lengths (``[i, j]`` = length of the edge i → j), non-negative.
+    sources : sequence of int
+        Source nodes.
+    targets : sequence of int
+        Target nodes; several targets may share a node.
+    limit : float
+        Largest walk (inclusive), ``target_extra`` included.
+    target_extra : sequence of float, optional
+        Added to the walk of each target (default 0).
+
+    Returns
+    -------
+    source, target, distance : numpy.ndarray
+        Positions in ``sources`` and ``targets`` (int64) and the walks (m), sorted by
+        source then target.
+    """
+    indptr, indices, weights, sources = _checked(csr, sources, limit)
+    target_ptr, target_of, extra = _targets_by_node(csr.shape[0], targets, target_extra)
+    starts = np.cumsum([0] + [len(c) for c in np.array_split(sources, _n_chunks(sources))])
+    parts = _in_threads(
+        lambda chunk: _pairs_chunk(
+            indptr, indices, weights, chunk, target_ptr, target_of, extra, float(limit)
+        ),
+        sources,
+    )
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    source = np.concatenate([p[0] + start for p, start in zip(parts, starts, strict=False)])
+    target = np.concatenate([p[1] for p in parts])
+    distance = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((target, source))
+    return source[order], target[order], distance[order]
+
+
+def _targets_by_node(
+    n_nodes: int,
+    targets: Sequence[int] | np.ndarray,
+    target_extra: Sequence[float] | np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Targets grouped by node (node i has ``target_of[ptr[i]:ptr[i + 1]]``) and extras."""
     targets = np.asarray(targets, dtype=np.int64)
     extra = (
         np.zeros(len(targets))
@@ -118,22 +186,11 @@ def count_within(
     )
     if len(extra) != len(targets):
         raise LifecircleError("target_extra must give one value per target")
-    if len(targets) and (targets.min() < 0 or targets.max() >= csr.shape[0]):
+    if len(targets) and (targets.min() < 0 or targets.max() >= n_nodes):
         raise LifecircleError("target nodes must be nodes of the graph")
-    # Targets grouped by node: a CSR from node to the targets on it.
-    order = np.argsort(targets, kind="stable")
-    target_ptr = np.zeros(csr.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(targets, minlength=csr.shape[0]), out=target_ptr[1:])
-    if len(sources) == 0 or len(targets) == 0:
-        return np.zeros((len(targets), len(thresholds)), dtype=np.int64)
-    target_of = order.astype(np.int64)
-    parts = _in_threads(
-        lambda chunk: _count_chunk(
-            indptr, indices, weights, chunk, target_ptr, target_of, extra, thresholds
-        ),
-        sources,
-    )
-    return np.sum(parts, axis=0)
+    target_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets, minlength=n_nodes), out=target_ptr[1:])
+    return target_ptr, np.argsort(targets, kind="stable").astype(np.int64), extra
 
 
 def _checked(
@@ -164,12 +221,16 @@ def _in_threads(kernel: Callable[[np.ndarray], _T], sources: np.ndarray) -> list
     Results come back in chunk order, so the outcome does not depend on the thread count.
     """
     threads = numba.get_num_threads()
-    n_chunks = max(1, min(len(sources), threads * _CHUNKS_PER_THREAD))
+    n_chunks = _n_chunks(sources)
     chunks = np.array_split(sources, n_chunks)
     if threads == 1 or n_chunks == 1:
         return [kernel(chunk) for chunk in chunks]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(kernel, chunks))
+
+
+def _n_chunks(sources: np.ndarray) -> int:
+    return max(1, min(len(sources), numba.get_num_threads() * _CHUNKS_PER_THREAD))
 
 
 @numba.njit(cache=True)
@@ -284,6 +345,37 @@ def _count_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra
             # Every node given a distance was settled (the heap runs empty): reset them all.
             dist[node] = np.inf
     return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _pairs_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra, limit):  # noqa: ANN001, ANN202, E501
+    dist = np.full(len(indptr) - 1, np.inf)
+    settled = np.empty(1024, dtype=np.int64)
+    heap_d = np.empty(1024, dtype=np.float64)
+    heap_n = np.empty(1024, dtype=np.int64)
+    out_source = np.empty(1024, dtype=np.int64)
+    out_target = np.empty(1024, dtype=np.int64)
+    out_walk = np.empty(1024, dtype=np.float64)
+    n_out = 0
+    for s in range(len(sources)):
+        settled, n_settled, heap_d, heap_n = _search(
+            indptr, indices, weights, sources[s], limit, dist, settled, heap_d, heap_n
+        )
+        for i in range(n_settled):
+            node = settled[i]
+            for j in range(target_ptr[node], target_ptr[node + 1]):
+                walk = dist[node] + extra[target_of[j]]
+                if walk <= limit:
+                    if n_out == len(out_source):
+                        out_source = _grown_int(out_source)
+                        out_target = _grown_int(out_target)
+                        out_walk = _grown_float(out_walk)
+                    out_source[n_out] = s
+                    out_target[n_out] = target_of[j]
+                    out_walk[n_out] = walk
+                    n_out += 1
+            dist[node] = np.inf
+    return out_source[:n_out], out_target[:n_out], out_walk[:n_out]
 
 
 @numba.njit(nogil=True, cache=True)

@@ -38,6 +38,12 @@ class RunResult:
         From :func:`lifecircle.analysis.coverage.coverage_table` (by sub-district when known).
     targets : pandas.DataFrame
         From :func:`lifecircle.analysis.coverage.check_targets`.
+    facility_audit : pandas.DataFrame
+        Completeness audit of the facility registers, per category and register
+        (:data:`lifecircle.sources.registers.AUDIT_COLUMNS`).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope, with the reason and whether they
+        lie inside the study area.
     inputs : dict
         Role → file or source description (for the manifest).
     credits : list of str
@@ -46,6 +52,9 @@ class RunResult:
         Step → seconds.
     notes : list of str
         Warnings raised during the run, for the manifest and reports.
+    water : geopandas.GeoDataFrame or None
+        Water areas and river lines (EPSG:4326) around the study area, drawn as context on
+        maps without tiles; None when the network's source has none.
     """
 
     profile: Profile
@@ -58,10 +67,13 @@ class RunResult:
     facility_snaps: dict[str, pd.DataFrame]
     coverage: pd.DataFrame
     targets: pd.DataFrame
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
     inputs: dict[str, Any] = field(default_factory=dict)
     credits: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    water: gpd.GeoDataFrame | None = None
 
     @property
     def categories(self) -> list[str]:

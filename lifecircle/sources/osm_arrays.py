@@ -50,6 +50,10 @@ class StreetSegments:
         Positions (into ``node_id``) of the two nodes of each segment, in way order.
     way_id : numpy.ndarray
         OSM id of the way each segment belongs to.
+    highway : numpy.ndarray
+        The way's ``highway`` value, as a position in ``highway_values`` (int16).
+    highway_values : tuple of str
+        The distinct ``highway`` values.
     source : str
         Name of the file read.
     """
@@ -60,6 +64,8 @@ class StreetSegments:
     u: np.ndarray
     v: np.ndarray
     way_id: np.ndarray
+    highway: np.ndarray
+    highway_values: tuple[str, ...]
     source: str
 
     @property
@@ -120,6 +126,7 @@ class StreetSegments:
             u=new_position[u],
             v=new_position[v],
             way_id=self.way_id[keep_segment],
+            highway=self.highway[keep_segment],
         )
 
 
@@ -203,12 +210,15 @@ def _read_walkable_ways(path: Path, kind: str) -> StreetSegments:
     )
     # Typed arrays, not lists: 8 bytes per value instead of a Python int object each.
     refs, xs, ys = array("q"), array("q"), array("q")
-    way_ids, way_sizes = array("q"), array("q")
+    way_ids, way_sizes, way_highway = array("q"), array("q"), array("q")
     append_ref, append_x, append_y = refs.append, xs.append, ys.append
+    highway_code: dict[str, int] = {}
     for way in processor:
         tags = way.tags
-        if not is_walkable({key: tags.get(key) for key in _FILTER_TAGS}):
+        filter_tags = {key: tags.get(key) for key in _FILTER_TAGS}
+        if not is_walkable(filter_tags):
             continue
+        way_highway.append(highway_code.setdefault(filter_tags["highway"], len(highway_code)))
         nodes = way.nodes
         # One plain loop: pyosmium builds a Python object per node reference, so each node is
         # touched once (this loop is most of the reading time). Missing nodes are dropped
@@ -220,8 +230,10 @@ def _read_walkable_ways(path: Path, kind: str) -> StreetSegments:
             append_y(location.y)
         way_ids.append(way.id)
         way_sizes.append(len(nodes))
+    arrays = (refs, xs, ys, way_ids, way_sizes, way_highway)
     return _segments_from_ways(
-        *(np.frombuffer(values, dtype=np.int64) for values in (refs, xs, ys, way_ids, way_sizes)),
+        *(np.frombuffer(values, dtype=np.int64) for values in arrays),
+        highway_values=tuple(highway_code),
         source=path.name,
     )
 
@@ -232,7 +244,9 @@ def _segments_from_ways(
     ys: np.ndarray,
     way_ids: np.ndarray,
     way_sizes: np.ndarray,
+    way_highway: np.ndarray,
     *,
+    highway_values: tuple[str, ...],
     source: str,
 ) -> StreetSegments:
     """Consecutive node pairs of every way; nodes numbered by sorted OSM id.
@@ -255,6 +269,8 @@ def _segments_from_ways(
         u=position[pair],
         v=position[pair + 1],
         way_id=way_ids[way_of_ref[pair]],
+        highway=way_highway[way_of_ref[pair]].astype(np.int16),
+        highway_values=highway_values,
         source=source,
     )
 
