@@ -21,6 +21,7 @@ from .analysis.result import RunResult
 from .errors import LifecircleError, OfflineError, OutputError
 from .outputs import terminal
 from .outputs.bundle import write_outputs
+from .outputs.static_map import Page
 from .profile import builtin_profiles, load_profile
 
 app = typer.Typer(
@@ -53,6 +54,14 @@ OnlineMapOpt = Annotated[
         "--online-map/--offline-map",
         help="HTML maps with background tiles from the internet (default: self-contained maps "
         "that work offline and draw streets and water from the data).",
+    ),
+]
+PaperOpt = Annotated[
+    str,
+    typer.Option(
+        "--paper",
+        help="Paper of the PNG maps: A4 or A3, optionally -portrait or -landscape "
+        "(default A4, turned to fit the study area; 300 dpi).",
     ),
 ]
 BasemapOpt = Annotated[
@@ -99,6 +108,7 @@ def report(
     ] = None,
     online_map: OnlineMapOpt = False,
     basemap: BasemapOpt = "osm",
+    paper: PaperOpt = "A4",
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
@@ -106,7 +116,8 @@ def report(
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
         with Reporter().working("measuring the plan's indicators"):
             indicators = indicator_report(result)
-        written = _write(result, out, online_map, indicators, basemap=basemap)
+        written = _write(result, out, online_map, indicators, basemap=basemap,
+                         page=Page.from_text(paper))
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -191,6 +202,7 @@ def _write(
     report: IndicatorReport | bool = False,
     *,
     basemap: str = "osm",
+    page: Page | None = None,
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
     reporter = Reporter()
@@ -203,6 +215,7 @@ def _write(
             report=report,
             progress=announce,
             basemap=basemap,
+            page=page,
         )
     return written
 
