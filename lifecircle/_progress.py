@@ -75,7 +75,7 @@ class Reporter:
         start = time.perf_counter()
         text = escape(message)
         if self.console.is_terminal:
-            with self.console.status(f"    {text} …", spinner="dots"):
+            with self.console.status(f"{text} …", spinner="dots"):
                 yield
         else:
             yield
@@ -107,7 +107,7 @@ class Reporter:
             finish()
             current.extend([message, time.perf_counter()])
             if status is not None:
-                status.update(f"    {escape(message)} …")
+                status.update(f"{escape(message)} …")
 
         if status is not None:
             status.start()

@@ -77,8 +77,10 @@ def test_cli_version_and_progress(report_study, tmp_path):
     runner = CliRunner()
     outcome = runner.invoke(cli.app, ["--version"])
     assert outcome.exit_code == 0 and outcome.output.strip() == f"lifecircle {cli.package_version()}"
-    outcome = runner.invoke(cli.app, ["run", str(report_study), "--out", str(tmp_path / "out")])
+    outcome = runner.invoke(cli.app, ["run", str(report_study), "--out", str(tmp_path / "out")],
+                            env={"COLUMNS": "80"})
     assert outcome.exit_code == 0, outcome.output
+    assert max(cell_len(line) for line in outcome.output.splitlines()) <= 80
     for step in ("reading streets.osm", "building the walking graph", "reading nursery: nursery.csv",
                  "reading compounds: compounds.csv", "building the interactive map",
                  "writing coverage.csv", "writing reportstudy.html", "writing manifest.json"):
@@ -131,7 +133,7 @@ def test_init_writes_a_commented_profile_that_validates(data_files, tmp_path):
     assert profile.targets[0].source == "长宁区社区治理规划（2021–2025）"
     # Never overwrites: a second init fails and leaves the file as it was.
     again = CliRunner().invoke(cli.app, args)
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 4 and "already exists" in again.output  # 4: output not written
     assert out.read_text(encoding="utf-8") == text
 
 

@@ -130,7 +130,8 @@ def test_csv_files_are_rounded_and_labelled(report_result, report_built, tmp_pat
         "养老", 1, 100 * PPH]
     assert elderly["compound_share"].iloc[0] == 0.3333
     targets = pd.read_csv(tmp_path / "targets.csv", encoding="utf-8-sig")
-    assert targets[["result", "source"]].iloc[0].tolist() == ["未达标 not met", "profile target (本研究设定)"]
+    assert targets[["measure_label", "result", "source"]].iloc[0].tolist() == [
+        "按小区 / share of compounds", "未达标 not met", "profile target (本研究设定)"]
     failing = pd.read_csv(tmp_path / "report" / "failing_compounds.csv", encoding="utf-8-sig")
     by_name = failing[failing["category"] == "elderly_care"].set_index("name")
     assert by_name.loc["A小区", "gap_reason"] == "beyond_threshold"  # machine column kept
@@ -151,7 +152,8 @@ def test_caveats_state_what_can_turn_a_verdict(report_built):
     assert "1 compound(s) (250 residents) miss the complete life circle" in table.loc[
         "no_footways", "effect_en"]
     # C (50 households) is beyond the snap limit: with it, at most (750 + 125) / 1,125 residents.
-    assert "beyond_snap_limit: 1" in table.loc["off_network", "effect_en"]
+    assert "(1 too far from any street)" in table.loc["off_network", "effect_en"]
+    assert "1 个距路网过远" in table.loc["off_network", "effect_zh"]
     assert "at most 77.8% of residents" in table.loc["off_network", "effect_en"]
     # 2 venues per 1,125 residents = 177.8 per 100,000; it falls to 15.5 at 2.5 × 177.8 / 15.5.
     turning = PPH * (2 / (450 * PPH) * 1e5) / 15.5
@@ -169,9 +171,10 @@ def test_caveats_follow_the_data(report_result):
     profile = report_result.profile.model_copy(update={
         "indicators": Indicators(shelter_category="refuge"), "sample": True, "sub_districts": None})
     changed = dataclasses.replace(walkable, profile=profile, sub_districts=None)
-    keys = lc.indicator_report(changed).caveats["key"].tolist()
-    assert keys == ["sample", "missing_categories", "off_network", "population_estimate",
-                    "no_sub_districts"]
+    table = lc.indicator_report(changed).caveats.set_index("key")
+    assert list(table.index) == ["sample", "missing_categories", "off_network",
+                                 "population_estimate", "no_sub_districts"]
+    assert "本研究没有应急避难场所（refuge）图层" in table.loc["missing_categories", "effect_zh"]
 
 
 # --- hostile text ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from ..schema import ALL_AREAS, COMPLETE, STATUS_OK
+from ..schema import ALL_AREAS, COMPLETE, STATUS_BEYOND_SNAP_LIMIT, STATUS_ISLAND, STATUS_OK
 from .coverage import required_categories
 from .population import Population, PopulationCaveat
 from .report_tables import indicator_category
@@ -22,9 +22,18 @@ from .result import RunResult
 #: OpenStreetMap ``highway`` values of ways made for walking: without any of them the network
 #: holds only streets, and walks through compounds, parks and alleys are missing.
 FOOT_HIGHWAYS = frozenset({"footway", "path", "pedestrian", "steps", "living_street", "track"})
-#: Indicator settings that name a facility category, with the category's role.
-_INDICATOR_FIELDS = ("childcare_category", "culture_category", "elderly_category",
-                     "shelter_category")
+#: Indicator settings that name a facility category, with the role's (中文, English) name.
+_INDICATOR_FIELDS = {
+    "childcare_category": ("托育", "childcare"),
+    "culture_category": ("文化设施", "cultural venues"),
+    "elderly_category": ("养老服务", "elderly care"),
+    "shelter_category": ("应急避难场所", "emergency shelters"),
+}
+#: Why a compound is off the network, in words (中文, English).
+_OFF_NETWORK_WORDS = {
+    STATUS_ISLAND: ("在孤立路段上", "on an isolated street piece"),
+    STATUS_BEYOND_SNAP_LIMIT: ("距路网过远", "too far from any street"),
+}
 #: Columns of the caveats table.
 CAVEAT_COLUMNS = ["key", "title_zh", "title_en", "effect_zh", "effect_en"]
 
@@ -105,24 +114,25 @@ def _sample(result: RunResult) -> Caveat | None:
 def _missing_categories(result: RunResult) -> Caveat | None:
     profile = result.profile
     missing = [
-        getattr(profile.indicators, name)
+        (getattr(profile.indicators, name), *_INDICATOR_FIELDS[name])
         for name in _INDICATOR_FIELDS
         if getattr(profile.indicators, name) is not None
         and indicator_category(profile, name) is None
     ]
     if not missing:
         return None
+    missing_zh = "、".join(f"{zh}（{key}）" for key, zh, _ in missing)
+    missing_en = ", ".join(f"{en} ({key})" for key, _, en in missing)
     counted = [profile.categories[c].label for c in required_categories(profile)]
     zh_names = "、".join(label.zh for label in counted) or "无"
     en_names = ", ".join(label.en for label in counted) or "none"
     complete = _overall(result, COMPLETE)
     share = _pct(complete["population_share"]) if complete is not None else "n/a"
-    keys = ", ".join(missing)
     return Caveat(
         "missing_categories", "缺少设施类别", "Facility categories missing",
-        f"本研究没有 {keys} 图层：相应指标未测量；完整生活圈只按 {zh_names} 计算，"
+        f"本研究没有{missing_zh}图层：相应指标未测量；完整生活圈只按 {zh_names} 计算，"
         f"纳入全部类别后覆盖率（现为居民的 {share}）只会相同或更低。",
-        f"The profile has no {keys} layer: those indicators are not measured, and the complete "
+        f"The profile has no {missing_en} layer: those indicators are not measured, and the complete "
         f"life circle counts only {en_names}; with every category its coverage (now {share} of "
         "residents) could only stay the same or fall.",
     )
@@ -188,7 +198,9 @@ def _off_network(result: RunResult) -> Caveat | None:
     if not off.any():
         return None
     counts = compounds.loc[off, "access_status"].value_counts().sort_index()
-    detail = ", ".join(f"{status}: {count:,}" for status, count in counts.items())
+    words = {s: _OFF_NETWORK_WORDS.get(s, (s, s)) for s in counts.index}
+    detail_zh = "，".join(f"{count:,} 个{words[s][0]}" for s, count in counts.items())
+    detail = ", ".join(f"{count:,} {words[s][1]}" for s, count in counts.items())
     complete = _overall(result, COMPLETE)
     bound_zh = bound_en = ""
     if complete is not None and complete["population"]:
@@ -199,7 +211,7 @@ def _off_network(result: RunResult) -> Caveat | None:
             bound_en = f"; even if all were covered, the complete life circle would reach at most {_pct(ceiling)} of residents"
     return Caveat(
         "off_network", "小区不在主路网上", "Compounds off the walking network",
-        f"{int(off.sum()):,} 个小区不在主步行路网上（{detail}），计为未覆盖{bound_zh}。"
+        f"{int(off.sum()):,} 个小区不在主步行路网上（{detail_zh}），计为未覆盖{bound_zh}。"
         "请检查其位置或路网。",
         f"{int(off.sum()):,} compound(s) are not on the main walking network ({detail}) and "
         f"count as not covered{bound_en}. Check their location or the network.",

@@ -1,12 +1,14 @@
 """Writing a run's whole output set: data files, report, gap layers and maps.
 
-Every in-memory product is built first; the files are then staged and moved into place
-together, so a failure never leaves a half-written set.
+Every in-memory product is built first; the files are then written as one set
+(:func:`lifecircle.outputs.files.output_set`): into a fresh folder that replaces the previous
+set in one atomic switch, so a failure or a kill never leaves a half-written or mixed set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +97,7 @@ def write_outputs(
     say = progress or _silent
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
     say("building the interactive map")
     maps = _MapOptions.of(result, self_contained_map, basemap, page)
     run_files = _run_products(result, folder, map_folder, maps)
@@ -104,9 +107,9 @@ def write_outputs(
             say("measuring the plan's indicators")
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
         report_products = _report_products(
-            result, measured, folder / "report", map_folder, maps, say
+            result, measured, folder / "report", map_folder, maps, say, set_root=folder
         )
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         stage = _announcing(stage, say)
         written = _write_run_products(run_files, stage)
         if report_products is not None:
@@ -114,6 +117,20 @@ def write_outputs(
                 report_products, stage, run_map=run_files["paths"]["map"]
             )
     return written
+
+
+@contextmanager
+def _output_set(
+    result: RunResult | None, folder: Path, map_folder: Path
+) -> Iterator[Callable[[str | Path], Path]]:
+    """One whole output set, its files stamped with the inputs' time (reproducible)."""
+    inputs = list(result.inputs.values()) if result is not None else []
+    log = {"profile": result.profile.name, "timings_s": result.timings} if result else None
+    with (
+        files.output_set(folder, maps_dir=map_folder, log=log) as stage,
+        files.output_timestamp(files.reproducible_timestamp(inputs)),
+    ):
+        yield stage
 
 
 @dataclass(frozen=True)
@@ -171,8 +188,9 @@ def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapO
     manifest = files.run_manifest(
         profile.model_dump(mode="json"),
         result.inputs,
-        result.timings,
-        list(paths.values()),
+        None,
+        [_in_set(path, folder, map_folder) for path in paths.values()],
+        base_dir=profile.base_dir,
         extra={
             "sample": profile.sample,
             "credits": result.credits,
@@ -189,6 +207,13 @@ def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapO
         "self_contained": maps.basemap is None,
         "manifest": manifest,
     }
+
+
+def _in_set(path: Path, folder: Path, map_folder: Path) -> Path:
+    """Where a file lies inside the output set (maps outside ``folder`` go to ``maps/``)."""
+    if map_folder != folder and path.parent == map_folder:
+        return Path("maps") / path.name
+    return path.relative_to(folder)
 
 
 def _counts(result: RunResult) -> dict:
@@ -252,7 +277,7 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
         All files are staged and moved into place together: a failure leaves earlier files as
         they were.
     """
-    with files.staged_outputs() as stage:
+    with _output_set(None, Path(folder), Path(folder)) as stage:
         return _write_report_files(report, Path(folder), stage)
 
 
@@ -263,6 +288,7 @@ def _report_products(
     map_folder: Path,
     maps: _MapOptions,
     say: Progress = _silent,
+    set_root: Path | None = None,
 ) -> dict:
     say("walking service areas (isochrones)")
     service_areas = gaps.result_service_areas(result)
@@ -277,6 +303,7 @@ def _report_products(
         "result": result,
         "report": report,
         "folder": folder,
+        "set_root": set_root or folder,
         "map_folder": map_folder,
         "service_areas": service_areas,
         "layers": layers,
@@ -321,8 +348,14 @@ def _write_report_products(
         charts.uncovered_ranking(report.uncovered_population, profile, stage(ranking),
                                  dpi=products["page"].dpi)
         written.append(ranking)
-    # The report comes first in the list and links every map written with it.
-    maps = [p for p in [run_map, *written] if p is not None and p.suffix in (".html", ".png")]
+    # The report comes first in the list and links every map written with it, by its place
+    # inside the set (maps/ outside the output folder are links into the set's maps/).
+    root = products["set_root"]
+    maps = [
+        root / _in_set(p, root, map_folder)
+        for p in [run_map, *written]
+        if p is not None and p.suffix in (".html", ".png")
+    ]
     return [*_write_report_files(report, folder, stage, maps), *written]
 
 
@@ -344,7 +377,9 @@ def write_report_bundle(
     result : RunResult
         From :func:`lifecircle.run`.
     out : str or Path, optional
-        Folder of the report and the layers (default ``data/processed/<profile>/report``).
+        Folder of the report and the layers, written as an output set of its own. By default
+        the run's whole set (``data/processed/<profile>``, report in ``report/``) is written
+        again, so that the report never sits beside the files of another run.
     maps_dir : str or Path, optional
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
@@ -368,11 +403,23 @@ def write_report_bundle(
         ``<profile>_<category>.png`` per category and for the complete life circle. Everything
         is built in memory first and moved into place together.
     """
-    folder = Path(out) if out is not None else output_dir(result.profile) / "report"
-    map_folder = _maps_dir(out, maps_dir, folder)
     say = progress or _silent
     report = report if report is not None else indicator_report(result)
+    if out is None:
+        # The default place is inside the run's own set: write the whole set again.
+        return write_outputs(
+            result,
+            maps_dir=maps_dir,
+            self_contained_map=offline_map,
+            report=report,
+            progress=progress,
+            basemap=basemap,
+            page=page,
+        )
+    folder = Path(out)
+    map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
     maps = _MapOptions.of(result, offline_map, basemap, page)
     products = _report_products(result, report, folder, map_folder, maps, say)
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         return _write_report_products(products, _announcing(stage, say))

@@ -40,6 +40,11 @@ GAP_REASON_LABELS = {
     "missing_categories": "缺少类别 / categories missing",
     **ACCESS_LABELS,
 }
+#: What a target measures.
+MEASURE_TEXT = {
+    "population_share": "按居民 / share of residents",
+    "compound_share": "按小区 / share of compounds",
+}
 #: Why a register entry was excluded, and the audit row of a category's merged register.
 EXCLUSION_LABELS = {"closed": "已关闭 / closed", "out of scope": "不属于该类 / out of scope"}
 MERGED_LABEL = "合并后 / merged register"
@@ -356,6 +361,9 @@ def coverage_csv(coverage: pd.DataFrame, labels: dict[str, tuple[str, str]]) -> 
 def targets_csv(targets: pd.DataFrame, source_default: str) -> pd.DataFrame:
     """targets.csv: rounded, with a readable result and every target's source."""
     out = rounded(targets)
+    if "measure" in out.columns:
+        _insert_after(out, "measure", "measure_label",
+                      [MEASURE_TEXT.get(str(m), str(m)) for m in out["measure"]])
     if "met" in out.columns:
         _insert_after(out, "met", "result", [met_text(v) for v in out["met"]])
     if "source" in out.columns:

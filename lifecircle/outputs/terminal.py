@@ -14,7 +14,7 @@ from rich.table import Table
 from ..analysis.indicators import IndicatorReport
 from ..analysis.result import RunResult
 from ..schema import ALL_AREAS, COMPLETE
-from .display import COMPLETE_LABEL, SAMPLE_WARNING, access_label, met_text
+from .display import COMPLETE_LABEL, MEASURE_TEXT, SAMPLE_WARNING, access_label, met_text
 from .labels import ACCESS_LABELS, minutes_text
 
 
@@ -72,7 +72,7 @@ def targets_table(targets: pd.DataFrame) -> Table:
         ("结果\nResult", "left"),
     ])
     for row in targets.itertuples():
-        label = row.label_zh or row.category
+        label = f"{row.label_zh or row.category}\n{MEASURE_TEXT.get(row.measure, row.measure)}"
         result = met_text(row.met)
         if not pd.isna(row.met) and not row.met:
             result += f"\n差 {row.shortfall * 100:.1f} 个百分点\nshort by {row.shortfall * 100:.1f} pts"

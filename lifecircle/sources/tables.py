@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..crs import to_wgs84
-from ..errors import DataError, LifecircleWarning
+from ..errors import DataError, InputFileError, LifecircleWarning
 
 #: File suffixes read_layer understands.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -116,8 +116,9 @@ def read_rows(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(
-            f"layer file {path} does not exist (relative paths in a profile resolve against "
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"layer file {path} {problem} (relative paths in a profile resolve against "
             "the profile's folder)"
         )
     suffix = path.suffix.lower()
