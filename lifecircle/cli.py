@@ -29,6 +29,7 @@ from .errors import LifecircleError, OfflineError, OutputError
 from .outputs import terminal
 from .outputs.bundle import output_dir, write_outputs
 from .outputs.files import check_output_folder, output_lock
+from .outputs.static_map import Page
 from .profile import Profile, builtin_profiles, load_profile
 
 app = typer.Typer(
@@ -121,6 +122,14 @@ OnlineMapOpt = Annotated[
         "that work offline and draw streets and water from the data).",
     ),
 ]
+PaperOpt = Annotated[
+    str,
+    typer.Option(
+        "--paper",
+        help="Paper of the PNG maps: A4 or A3, optionally -portrait or -landscape "
+        "(default A4, turned to fit the study area; 300 dpi).",
+    ),
+]
 BasemapOpt = Annotated[
     str,
     typer.Option(
@@ -164,11 +173,14 @@ def report(
     ] = None,
     online_map: OnlineMapOpt = False,
     basemap: BasemapOpt = "osm",
+    paper: PaperOpt = "A4",
     allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
+    page = Page.from_text(paper)  # a mistyped paper fails before the run, not after
     result, indicators, written = _run_and_write(
-        profile, osm_file, out, allow_sample, True, online_map=online_map, basemap=basemap
+        profile, osm_file, out, allow_sample, True, online_map=online_map, basemap=basemap,
+        page=page,
     )
     print_summary(result)
     if isinstance(indicators, IndicatorReport):
@@ -301,6 +313,7 @@ def _write(
     report: IndicatorReport | bool = False,
     *,
     basemap: str = "osm",
+    page: Page | None = None,
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
     reporter = Reporter()
@@ -313,6 +326,7 @@ def _write(
             report=report,
             progress=announce,
             basemap=basemap,
+            page=page,
         )
     return written
 

@@ -351,6 +351,7 @@ def test_report_bundle(tmp_path_factory):
     assert all(p.is_file() for p in written)
     assert {p.name for p in written if p.parent == maps_dir} == {
         "reportstudy_gaps.html",
+        "reportstudy_uncovered_ranking.png",  # the study has sub-districts
         *(f"reportstudy_{k}.png" for k in ("nursery", "culture", "elderly_care", "shelter", "complete")),
     }
     import pyogrio

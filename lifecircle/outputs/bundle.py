@@ -18,10 +18,11 @@ from ..analysis.indicators import PROFILE_TARGET, IndicatorReport, indicator_rep
 from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
-from . import display, files, html, static_map, web_map
+from . import charts, display, files, html, static_map, web_map
 from .basemaps import Basemap, resolve_basemap
 from .excel import write_workbook
 from .map_context import MapContext, map_context
+from .map_inputs import result_layers
 from .markdown import report_markdown
 
 #: Announces a step of the writing ("building the gap map", "writing report.xlsx").
@@ -53,6 +54,7 @@ def write_outputs(
     report: IndicatorReport | bool = False,
     progress: Progress | None = None,
     basemap: str | Basemap | None = None,
+    page: static_map.Page | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -84,6 +86,8 @@ def write_outputs(
         The tiles of an online map (``self_contained_map=False``): ``"osm"`` (default),
         ``"amap"`` (GCJ-02: layers are shifted to match), ``"tianditu"`` or a
         :class:`~lifecircle.outputs.basemaps.Basemap`.
+    page : static_map.Page, optional
+        Paper, orientation and resolution of the PNG maps (default A4, fitted, 300 dpi).
 
     Returns
     -------
@@ -95,7 +99,7 @@ def write_outputs(
     map_folder = _maps_dir(out, maps_dir, folder)
     files.check_output_folder(folder)
     say("building the interactive map")
-    maps = _MapOptions.of(result, self_contained_map, basemap)
+    maps = _MapOptions.of(result, self_contained_map, basemap, page)
     run_files = _run_products(result, folder, map_folder, maps)
     report_products = None
     if report is not False:
@@ -135,12 +139,20 @@ class _MapOptions:
 
     basemap: Basemap | None
     context: MapContext
+    page: static_map.Page
 
     @classmethod
-    def of(cls, result: RunResult, offline: bool, basemap: str | Basemap | None) -> _MapOptions:
+    def of(
+        cls,
+        result: RunResult,
+        offline: bool,
+        basemap: str | Basemap | None,
+        page: static_map.Page | None = None,
+    ) -> _MapOptions:
         chosen = None if offline else resolve_basemap(basemap or True)
         gcj02 = chosen is not None and chosen.gcj02
-        return cls(chosen, map_context(result.network, result.water, gcj02=gcj02))
+        context = map_context(result.network, result.water, gcj02=gcj02)
+        return cls(chosen, context, page or static_map.Page())
 
 
 def _silent(message: str) -> None:
@@ -298,6 +310,7 @@ def _report_products(
         "compounds": result.compounds.to_crs(settings.exchange_crs),
         "gaps_map": _gaps_map(result, service_areas, gap_layers, maps, say),
         "self_contained": maps.basemap is None,
+        "page": maps.page,
     }
 
 
@@ -324,19 +337,17 @@ def _write_report_products(
     gaps_html = map_folder / f"{profile.name}_gaps.html"
     html.save_map(products["gaps_map"], stage(gaps_html), self_contained=products["self_contained"])
     written = [gpkg, gaps_html]
+    layers = result_layers(result, service_areas=service_areas)
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
-        static_map.static_map(
-            products["compounds"],
-            result.study_area,
-            profile,
-            None if key == COMPLETE else key,
-            stage(png),
-            service_areas=service_areas,
-            sub_districts=result.sub_districts,
-            credits=report.credits,
-        )
+        static_map.static_map(layers, None if key == COMPLETE else key, stage(png),
+                              page=products["page"])
         written.append(png)
+    if result.sub_districts is not None and not result.sub_districts.empty:
+        ranking = map_folder / f"{profile.name}_uncovered_ranking.png"
+        charts.uncovered_ranking(report.uncovered_population, profile, stage(ranking),
+                                 dpi=products["page"].dpi)
+        written.append(ranking)
     # The report comes first in the list and links every map written with it, by its place
     # inside the set (maps/ outside the output folder are links into the set's maps/).
     root = products["set_root"]
@@ -357,6 +368,7 @@ def write_report_bundle(
     report: IndicatorReport | None = None,
     progress: Progress | None = None,
     basemap: str | Basemap | None = None,
+    page: static_map.Page | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -380,6 +392,8 @@ def write_report_bundle(
         Called with a short description before each step that can take seconds.
     basemap : str or Basemap, optional
         The tiles of an online map (``offline_map=False``), as for :func:`write_outputs`.
+    page : static_map.Page, optional
+        Paper, orientation and resolution of the PNG maps (default A4, fitted, 300 dpi).
 
     Returns
     -------
@@ -400,11 +414,12 @@ def write_report_bundle(
             report=report,
             progress=progress,
             basemap=basemap,
+            page=page,
         )
     folder = Path(out)
     map_folder = _maps_dir(out, maps_dir, folder)
     files.check_output_folder(folder)
-    maps = _MapOptions.of(result, offline_map, basemap)
+    maps = _MapOptions.of(result, offline_map, basemap, page)
     products = _report_products(result, report, folder, map_folder, maps, say)
     with _output_set(result, folder, map_folder) as stage:
         return _write_report_products(products, _announcing(stage, say))
