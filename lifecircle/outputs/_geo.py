@@ -119,13 +119,19 @@ def service_area_geometry(
     areas = to_wgs84_layer(service_areas, "service_areas").to_crs(crs)
     if category is not None:
         rows = areas[areas["category"] == category]
-        return shapely.union_all(rows.geometry.values) if not rows.empty else None
+        return _union(rows.geometry.values) if not rows.empty else None
     required = [k for k, c in profile.categories.items() if c.required]
     result = None
     for key in required:
         rows = areas[areas["category"] == key]
         if rows.empty:
             return None  # a required category without an area: no complete area to show
-        union = shapely.union_all(rows.geometry.values)
+        union = _union(rows.geometry.values)
         result = union if result is None else shapely.intersection(result, union)
     return result
+
+
+def _union(geometries: np.ndarray) -> shapely.Geometry:
+    # One row per category is already a union: unioning it again re-nodes every vertex
+    # (tens of seconds for a whole city's service area).
+    return geometries[0] if len(geometries) == 1 else shapely.union_all(geometries)

@@ -32,6 +32,9 @@ STREETS_BUDGET = 6_000_000
 AREAS_BUDGET = 5_000_000
 #: Douglas-Peucker tolerances (m) tried in turn until a layer fits its budget.
 TOLERANCES_M = (2.0, 5.0, 10.0, 20.0)
+#: Fewest characters a packed line takes (two vertices of one character per coordinate, and
+#: its vertex count).
+_MIN_LINE_CHARS = 5
 
 #: OpenStreetMap highway classes by importance (0 most important); others rank as minor (6).
 _HIGHWAY_RANK = {
@@ -151,15 +154,19 @@ def street_layer(
     """
     edges = network.edges
     lines = gpd.GeoSeries(edges.geometry.to_numpy(), crs=network.crs)
-    for tolerance in TOLERANCES_M:
+    # A line costs at least _MIN_LINE_CHARS packed: beyond budget / that, no tolerance can fit
+    # them all (a whole city), so the simplification round is skipped.
+    fits_at_all = len(edges) * _MIN_LINE_CHARS <= budget
+    for tolerance in TOLERANCES_M if fits_at_all else ():
         packed = pack_lines(display_geometries(lines, network.crs, tolerance, gcj02=gcj02))
         if packed_size(packed) <= budget:
             return PackedLayer(packed, tolerance, len(edges), len(edges))
-    geometries = display_geometries(lines, network.crs, TOLERANCES_M[-1], gcj02=gcj02)
     # Most important first, longest first within a class: keep a prefix that fits.
     order = np.lexsort((-edges["length"].to_numpy(), edge_ranks(network)))
-    keep = _largest_prefix(len(order), budget, lambda n: pack_lines(geometries[order[:n]]))
-    return PackedLayer(pack_lines(geometries[order[:keep]]), TOLERANCES_M[-1], len(edges), keep)
+    order = order[: budget // _MIN_LINE_CHARS]
+    geometries = display_geometries(lines.iloc[order], network.crs, TOLERANCES_M[-1], gcj02=gcj02)
+    keep = _largest_prefix(len(order), budget, lambda n: pack_lines(geometries[:n]))
+    return PackedLayer(pack_lines(geometries[:keep]), TOLERANCES_M[-1], len(edges), keep)
 
 
 def _largest_prefix(n: int, budget: int, pack: Callable[[int], dict[str, str]]) -> int:

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from .static_map import Page
 
 MM_PER_INCH = 25.4
+#: Street edges drawn at most under a static map: a whole city's million streets would take
+#: minutes per map and print as a grey wash.
+STATIC_STREETS_MAX = 200_000
 _MARGIN, _TITLE, _FOOTER = 10.0, 33.0, 7.0  # mm
 _LEGEND_BELOW, _LEGEND_BESIDE = 44.0, 80.0  # mm: portrait legend height, landscape width
 _HALO = [patheffects.withStroke(linewidth=2.2, foreground="white")]
@@ -219,8 +222,14 @@ def draw_context(
                 _line_segments(lines.to_numpy()), colors=WATER_COLOUR, linewidths=1.4, zorder=1))
     if network is None or not len(network.edges):
         return
-    lines = network.edges.geometry.to_crs(crs).to_numpy()
-    major = edge_ranks(network) <= 3
+    edges, ranks = network.edges, edge_ranks(network)
+    if len(edges) > STATIC_STREETS_MAX:
+        # A whole city: the most important streets only, longest first within a class (as the
+        # web map's street layer), so the print map stays legible and quick to draw.
+        keep = np.lexsort((-edges["length"].to_numpy(), ranks))[:STATIC_STREETS_MAX]
+        edges, ranks = edges.iloc[np.sort(keep)], ranks[np.sort(keep)]
+    lines = edges.geometry.to_crs(crs).to_numpy()
+    major = ranks <= 3
     # Wider lines on large-scale (zoomed-in) maps, where a hairline street would vanish.
     widen = float(np.clip(20_000 / canvas.scale_denominator, 1.0, 3.0))
     for mask, width, colour in ((~major, 0.35 * widen, "#d6d2c8"),
