@@ -3,11 +3,12 @@
 The exact service area (buffer every reachable street stretch, union the buffers) costs more
 than linearly in the number of stretches: minutes for a city of 100,000 street nodes, hours for
 a million. Here the stretches are burnt into a grid (a small numba kernel marks the cells of
-points every half cell along them), grown by the buffer width with a Euclidean distance transform
-(scipy.ndimage) in strips of rows, and the cells within reach are polygonised once (rasterio,
-GDAL) and simplified as a coverage (GEOS, through shapely): all linear in the number of cells. The cell size is 2.5 m where the grid stays small, coarser for
-whole cities (at most :data:`MAX_CELLS` cells); agreement with the exact polygons on real
-Huangpu streets: intersection over union 0.98.
+points every half cell along them), grown by the buffer width (scipy.ndimage: a Euclidean
+distance transform, or a binary dilation by the buffer's disc where that disc is small) in
+strips of rows, and the cells within reach are polygonised once (rasterio, GDAL) and simplified
+as a coverage (GEOS, through shapely): all linear in the number of cells. The cell size is
+2.5 m where the grid stays small, coarser for whole cities (at most :data:`MAX_CELLS` cells);
+agreement with the exact polygons on real Huangpu streets: intersection over union 0.98.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ _STRIP_ROWS = 1024
 #: Cells closer than buffer - this share of a cell count as inside: burning lines into cells
 #: shifts them by up to half a cell, which would otherwise widen the area by about 1%.
 _SHRINK_CELLS = 0.25
+#: Up to this many cells in the buffer's disc, growing by the disc beats the distance
+#: transform (measured: 10x faster at 13 m cells, 3x slower at 2.5 m cells).
+_MAX_DISC_CELLS = 120
 #: Patches (in or out) smaller than this many cells are merged into their surroundings.
 _SIEVE_CELLS = 8
 #: Simplification tolerance, in cells (removes the staircase of cell edges).
@@ -92,13 +96,21 @@ def _grown_mask(
     margin = math.ceil(buffer_m / cell) + 1
     mask = np.zeros(shape, dtype=np.uint8)
     reach = buffer_m - _SHRINK_CELLS * cell
+    # The cells whose centres lie within reach of a cell's centre: growing by this disc equals
+    # thresholding the Euclidean distance transform, and is faster while the disc is small.
+    half = int(reach // cell)
+    dy, dx = np.mgrid[-half : half + 1, -half : half + 1]
+    disc = np.hypot(dy, dx) * cell <= reach
     for top in range(0, height, _STRIP_ROWS):
         strip = min(_STRIP_ROWS, height - top)
         first, last = max(0, top - margin), min(height, top + strip + margin)
         if not burnt[first:last].any():
             continue
-        distance = ndimage.distance_transform_edt(~burnt[first:last], sampling=cell)
-        mask[top : top + strip] = distance[top - first : top - first + strip] <= reach
+        if disc.sum() <= _MAX_DISC_CELLS:
+            grown = ndimage.binary_dilation(burnt[first:last], structure=disc)
+        else:
+            grown = ndimage.distance_transform_edt(~burnt[first:last], sampling=cell) <= reach
+        mask[top : top + strip] = grown[top - first : top - first + strip]
     return mask
 
 

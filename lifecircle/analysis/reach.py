@@ -206,12 +206,8 @@ def _checked(
     sources = np.asarray(sources, dtype=np.int64)
     if len(sources) and (sources.min() < 0 or sources.max() >= csr.shape[0]):
         raise LifecircleError("source nodes must be nodes of the graph")
-    return (
-        np.asarray(csr.indptr, dtype=np.int64),
-        np.asarray(csr.indices, dtype=np.int64),
-        weights,
-        sources,
-    )
+    # Index arrays go to the kernels as they are (int32 or int64): no copy of a city's graph.
+    return csr.indptr, csr.indices, weights, sources
 
 
 def _in_threads(kernel: Callable[[np.ndarray], _T], sources: np.ndarray) -> list[_T]:
