@@ -8,6 +8,7 @@ leaves earlier outputs untouched.
 from __future__ import annotations
 
 import difflib
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import pipeline_supply, schema, settings
+from . import pipeline_checks, pipeline_supply, schema, settings
 from ._progress import Reporter
 from .analysis import checks, coverage, entrances
 from .analysis.access import (
@@ -30,11 +31,11 @@ from .analysis.access import (
     representative_points,
     snap_layer,
 )
-from .analysis.network import WalkNetwork, walking_network
+from .analysis.network import WalkNetwork, walking_network, walking_network_from_segments
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, check_input_files, load_profile
-from .sources import areas, context, geocode, osm, registers, tables
+from .sources import areas, context, geocode, osm, osm_arrays, registers, tables
 
 
 @contextmanager
@@ -117,10 +118,13 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     cache_dir = settings.data_raw_folder / profile.name
     with _timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
+        pipeline_checks.boundary_crs(profile, study_area)
     # Layers before the network: a mistake in them shows before the slow network step.
     layer_osm_file = _layer_osm_file(profile)
     with _timed(timings, "compounds", reporter):
-        compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        compounds, nearby = _compounds(
+            profile, area_polygon, buffered, layer_osm_file, cache_dir, log, reporter
+        )
         gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
     with _timed(timings, "facilities", reporter):
         facility_registers = {
@@ -130,9 +134,12 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_layers = {key: register.facilities for key, register in facility_registers.items()}
     with _timed(timings, "network", reporter):
         network = _network(profile, buffered, cache_dir, log, reporter)
+        pipeline_checks.partial_network(
+            network, study_area, compounds, profile, log.inputs.get("network")
+        )
     with _timed(timings, "snapping", reporter):
         access_points, compound_snaps, facility_snaps = _snaps(
-            profile, network, compounds, gates, facility_layers
+            profile, network, compounds, gates, facility_layers, nearby
         )
         access_graph = build_access_graph(
             network, access_points.snaps, facility_snaps, compound_of=access_points.compound
@@ -141,6 +148,7 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
         sub_districts = areas.sub_district_polygons(profile, study_area)
+        pipeline_checks.overlapping_sub_districts(sub_districts, compounds, profile)
         compounds = _assemble_compounds(compounds, compound_snaps, columns, network, sub_districts)
         compounds[schema.ACCESS_RULE] = access_points.rule
         compounds[schema.N_GATES] = access_points.n_gates
@@ -191,11 +199,13 @@ class _RunLog:
     credits: list[str] = field(default_factory=list)
 
     def source(self, role: str, profile: Profile, sources: list[LayerSource]) -> str:
-        """Record the layer sources of one role (and their credits); return the description."""
-        described = "; ".join(_describe_source(profile, src) for src in sources)
-        self.inputs[role] = described
+        """Record the layer sources of one role (and their credits); return a description
+        for messages (file paths relative to the profile's folder)."""
+        for number, src in enumerate(sources):
+            key = role if len(sources) == 1 else f"{role}.{number + 1}"
+            self.inputs[key] = _describe_source(profile, src)
         self.credits += [src.credit for src in sources if src.credit]
-        return described
+        return "; ".join(_short_source(profile, src) for src in sources)
 
 
 def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, Any]:
@@ -219,8 +229,11 @@ def _network(
     """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
         osm_file = profile.resolve(profile.network.osm_file)
+        # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
         with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
-            graph = osm.graph_from_osm_file(osm_file, buffered)
+            segments = osm_arrays.read_street_segments(osm_file, buffered)
+        with reporter.working("building the walking graph"):
+            network = walking_network_from_segments(segments, profile.projected_crs)
         log.inputs["network"] = osm_file
     else:
         with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
@@ -228,8 +241,8 @@ def _network(
             graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
         log.inputs["network_cache"] = cache_dir / "network.graphml"
-    with reporter.working("building the walking graph"):
-        network = walking_network(graph, profile.projected_crs)
+        with reporter.working("building the walking graph"):
+            network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
@@ -253,6 +266,7 @@ def _facility_register(
         with reporter.working(f"reading {key}: {_source_name(source)}"):
             layer = _load_layer(profile, source, buffered, osm_file, cache_dir, reporter)
             layers.append(_clip(layer, buffered))
+    layers = pipeline_checks.facility_layers_checked(profile, layers, key)
     labels = pipeline_supply.source_labels(profile, category.sources)
     register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
@@ -271,18 +285,23 @@ def _facility_register(
 def _compounds(
     profile: Profile,
     area_polygon: Any,
+    buffered: Any,
     osm_file: Path | None,
     cache_dir: Path,
     log: _RunLog,
     reporter: Reporter,
-) -> gpd.GeoDataFrame:
-    """The compounds inside the study area, numbered, with households and population."""
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The compounds inside the study area, numbered, with households and population; and the
+    layer's compounds within ``buffered`` as read (for the coordinate-system test)."""
     source = profile.compounds.source
     with reporter.working(f"reading compounds: {_source_name(source)}"):
         raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir, reporter)
     described = log.source("compounds", profile, [source])
     _check_population_fields(profile, raw, described)
-    compounds = _clip(raw, area_polygon).reset_index(drop=True)
+    pipeline_checks.osm_tags_found(raw, source, osm_file, "compounds")
+    compounds = pipeline_checks.compound_counts(profile, _clip(raw, area_polygon), described)
+    compounds = pipeline_checks.without_exact_duplicates(profile, compounds, "compounds")
+    compounds = compounds.reset_index(drop=True)
     if compounds.empty:
         raise DataError(
             f"none of the {len(raw):,} compounds from {described} lies inside the study area: "
@@ -300,7 +319,8 @@ def _compounds(
         profile.compounds.persons_per_household,
     )
     reporter.info(f"compounds in the study area: {len(compounds):,}")
-    return compounds
+    # The same file's compounds around the study area too: more points for the CRS test.
+    return compounds, _clip(raw, buffered)
 
 
 def _check_population_fields(profile: Profile, layer: pd.DataFrame, described: str) -> None:
@@ -344,6 +364,7 @@ def _snaps(
     compounds: gpd.GeoDataFrame,
     gates: tuple[gpd.GeoSeries, pd.DataFrame] | None,
     facility_layers: dict[str, gpd.GeoDataFrame],
+    nearby_compounds: gpd.GeoDataFrame | None = None,
 ) -> tuple[entrances.AccessPoints, pd.DataFrame, dict[str, pd.DataFrame]]:
     """Snap compounds (their gates, polygon edge or point) and facilities to the network,
     checking each source's coordinates."""
@@ -359,7 +380,8 @@ def _snaps(
     )
     compound_snaps = entrances.compound_snaps(access_points, len(compounds))
     checks.warn_about_snaps(
-        compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
+        compound_snaps, "compounds", profile.compounds.source.crs, network, compounds,
+        reach_m=profile.snap_limit_m, crs_sample=nearby_compounds,
     )
     facility_snaps = {}
     for key, layer in facility_layers.items():
@@ -369,7 +391,8 @@ def _snaps(
             part = (layer["source_number"] == number).to_numpy()
             what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
             checks.warn_about_snaps(
-                facility_snaps[key][part], what, source.crs, network, layer[part]
+                facility_snaps[key][part], what, source.crs, network, layer[part],
+                reach_m=profile.snap_limit_m,
             )
     return access_points, compound_snaps, facility_snaps
 
@@ -546,6 +569,16 @@ def _describe_source(profile: Profile, source: LayerSource) -> str:
     if source.osm_tags is not None:
         return f"OpenStreetMap tags {source.osm_tags}"
     return str(profile.resolve(source.file))
+
+
+def _short_source(profile: Profile, source: LayerSource) -> str:
+    described = _describe_source(profile, source)
+    if source.osm_tags is not None:
+        return described
+    try:
+        return os.path.relpath(described, profile.base_dir)
+    except ValueError:  # another drive (Windows)
+        return described
 
 
 def _describe_area(profile: Profile) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -126,20 +125,17 @@ def display_geometries(
 
 def edge_ranks(network: WalkNetwork) -> np.ndarray:
     """Importance class of every edge of ``network.edges`` (0 = motorway … 6 = footway)."""
-    highways = nx.get_edge_attributes(network.graph, "highway")
-    # One rank per distinct value (a simplified edge may list several classes).
-    rank_of = {
-        str(h): min(_HIGHWAY_RANK.get(str(x), _MINOR_RANK) for x in (h if isinstance(h, list) else [h]))
-        for h in {str(h): h for h in highways.values()}.values()
-    }
-    edges = network.edges
-    keys = zip(edges["u"].tolist(), edges["v"].tolist(), edges["key"].tolist(), strict=True)
-    ranks = (
-        rank_of[str(h)] if (h := highways.get((u, v, k), highways.get((v, u, k)))) is not None
-        else _MINOR_RANK
-        for u, v, k in keys
-    )
-    return np.fromiter(ranks, dtype=np.int64, count=len(edges))
+    # The edge table carries each edge's class (no networkx graph needed at city scale); a
+    # simplified edge may list several classes. One rank per distinct value.
+    rank_of: dict[str, int] = {}
+    ranks = []
+    for highway in network.edges["highway"]:
+        key = str(highway)
+        if key not in rank_of:
+            values = highway if isinstance(highway, list) else [highway]
+            rank_of[key] = min(_HIGHWAY_RANK.get(str(h), _MINOR_RANK) for h in values)
+        ranks.append(rank_of[key])
+    return np.asarray(ranks, dtype=np.int64)
 
 
 def street_layer(
