@@ -237,3 +237,28 @@ def test_unexpected_errors_keep_their_traceback(study, monkeypatch):
     outcome = invoke("run", study)
     assert isinstance(outcome.exception, ZeroDivisionError)
     assert not error_lines(outcome)
+
+
+def test_a_damaged_network_cache_offline_is_named_not_hidden_behind_the_sample(
+    isolated_folders, study, monkeypatch
+):
+    from ._fake_overpass import FakeOverpass, OsmData
+
+    edit_profile(study, lambda d: d.update(network={"source": "osm_online"}))
+    server = FakeOverpass(OsmData.from_xml(study.parent / "streets.osm")).start()
+    monkeypatch.setattr(lc.settings, "overpass_url", server.url)
+    try:
+        assert invoke("run", study, "--out", isolated_folders / "out").exit_code == 0
+    finally:
+        server.stop()
+    cached = isolated_folders / "raw" / "reportstudy" / "network.graphml"
+    cached.write_bytes(cached.read_bytes()[:300])  # a download cut short
+    outcome = invoke("run", study, "--out", isolated_folders / "out", "--allow-sample")
+    assert outcome.exit_code == 0  # the sample was allowed...
+    text = " ".join(outcome.output.split())
+    # ...but what is wrong with the cache, and how to rebuild it, is said first.
+    assert f"the cached network {cached} is unreadable" in text
+    assert "delete the damaged file and run again when online" in text
+    assert text.index("unreadable") < text.index("SAMPLE")
+    outcome = invoke("run", study, "--out", isolated_folders / "out")
+    assert_one_line_error(outcome, 3, "is unreadable", "delete the damaged file")
