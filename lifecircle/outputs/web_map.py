@@ -28,6 +28,7 @@ from html import escape
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 from branca.element import Element
 
 from .. import schema
@@ -278,11 +279,18 @@ def _add_context(fmap: folium.Map, context: MapContext, crs: str) -> None:
 def _add_boundaries(
     fmap: folium.Map, layers: MapLayers, study_area: gpd.GeoDataFrame, gcj02: bool
 ) -> None:
-    """The study area outline (always) and labelled sub-districts with their coverage."""
+    """The study area outline (always; what lies outside it faded) and labelled sub-districts
+    with their coverage."""
     crs = layers.profile.projected_crs
-    outline = polygon_layer(study_area.geometry, crs, budget=area_budget("study_area"),
-                            gcj02=gcj02)
+    budget = area_budget("study_area", 2)
+    outline = polygon_layer(study_area.geometry, crs, budget=budget, gcj02=gcj02)
+    area = shapely.union_all(study_area.to_crs(crs).geometry.to_numpy())
+    outside = area.buffer(10_000).envelope.difference(area)
+    fade = polygon_layer(gpd.GeoSeries([outside], crs=crs), crs, budget=budget, gcj02=gcj02)
     group = folium.FeatureGroup(name="study_area", control=False)
+    group.add_child(PackedAreas(fade.packed, [], {
+        "stroke": False, "fillColor": "#ffffff", "fillOpacity": 0.45, "interactive": False,
+        "pane": "lcContext"}, {}))
     group.add_child(PackedAreas(outline.packed, [], {
         "color": BOUNDARY_COLOUR, "weight": 2.5, "fill": False, "dashArray": "6 4",
         "interactive": False, "pane": "lcAreas"}, {}))
