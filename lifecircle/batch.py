@@ -384,7 +384,9 @@ def merge_pieces(profile: Profile, pieces: gpd.GeoDataFrame, done: list[Piece]) 
 
 
 def write_batch(batch: BatchResult, out: str | Path) -> list[Path]:
-    """Write the merged outputs of a batch (beside the pieces' own folders).
+    """Write the merged outputs of a batch into ``out/merged`` (beside ``out/pieces``).
+
+    The merged files are one output set (written whole, switched in at once, like a run's).
 
     Returns
     -------
@@ -393,7 +395,7 @@ def write_batch(batch: BatchResult, out: str | Path) -> list[Path]:
         per area), ``targets.csv``, ``pieces.csv`` (time, compounds, folder or why skipped),
         ``areas.gpkg`` and ``<profile>_overview.html`` (one map of every piece).
     """
-    folder = Path(out)
+    folder = Path(out) / "merged"
     pieces = pd.DataFrame(
         [
             {
@@ -429,7 +431,7 @@ def write_batch(batch: BatchResult, out: str | Path) -> list[Path]:
         "areas": folder / "areas.gpkg",
         "map": folder / f"{batch.profile.name}_overview.html",
     }
-    with files.staged_outputs() as stage:
+    with files.output_set(folder) as stage:
         files.write_geo(stage(paths["compounds"]), batch.compounds)
         files.write_table(stage(paths["coverage"]), batch.coverage)
         files.write_table(stage(paths["targets"]), batch.targets)

@@ -78,13 +78,13 @@ def test_batch_writes_merged_tables_pieces_and_an_overview_map(batch_run):
     assert {p.name for p in written} >= {"compounds.parquet", "coverage.csv", "pieces.csv"}
     overview = next(p for p in written if p.name.endswith("_overview.html"))
     assert overview.stat().st_size > 10_000
-    pieces = pd.read_csv(out / "pieces.csv")
+    pieces = pd.read_csv(out / "merged" / "pieces.csv")
     assert len(pieces) == 5
     ran = pieces[pieces["skipped"].isna()]
     for folder in ran["folder"]:  # each piece keeps its own files and map
         assert (out / "pieces" / folder.split("/")[-1] / "compounds.parquet").is_file()
         assert any((out / "pieces" / folder.split("/")[-1]).glob("*.html"))
-    merged = gpd.read_parquet(out / "compounds.parquet")
+    merged = gpd.read_parquet(out / "merged" / "compounds.parquet")
     assert len(merged) == len(result.compounds)
 
 
