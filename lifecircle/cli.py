@@ -13,11 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import pipeline
+from . import pipeline, planning
 from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
+from .analysis.scenarios import ScenarioComparison
+from .analysis.siting import SitingPlan
 from .errors import LifecircleError, OfflineError
 from .outputs.bundle import write_outputs
+from .outputs.scenario_outputs import write_comparison
+from .outputs.siting_outputs import write_siting
 from .profile import builtin_profiles, load_profile
 from .schema import ALL_AREAS
 
@@ -226,6 +230,138 @@ def print_indicators(indicators: IndicatorReport) -> None:
     console.print(table)
     for number, note in enumerate(indicators.indicators["note"], start=1):
         console.print(f"[dim]{number}. {note}[/]", highlight=False)
+
+
+SitingOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="The run's output folder (default data/processed/<profile>)."),
+]
+
+
+@app.command()
+def site(
+    profile: ProfileArg,
+    category: Annotated[str, typer.Argument(help="Category key to site, e.g. nursery.")],
+    new: Annotated[
+        int | None, typer.Option("--new", help="The best N new sites (most residents newly covered).")
+    ] = None,
+    share: Annotated[
+        float | None,
+        typer.Option("--share", help="Fewest new sites reaching this share of residents "
+                     "(default: the profile's 'basically full' share, 0.95)."),
+    ] = None,
+    all_reachable: Annotated[
+        bool, typer.Option("--all-reachable", help="Fewest new sites covering every compound "
+                           "a candidate can reach.")
+    ] = False,
+    per_sub_district: Annotated[
+        bool | None,
+        typer.Option("--per-sub-district/--no-per-sub-district",
+                     help="Also one site in every sub-district without a facility."),
+    ] = None,
+    sub_districts_only: Annotated[
+        bool, typer.Option("--sub-districts-only", help="Only one site in every sub-district "
+                           "without a facility, covering the most residents.")
+    ] = False,
+    candidates: Annotated[
+        str | None,
+        typer.Option("--candidates", help="network (points along streets, default), "
+                     "street_nodes, or a file of candidate sites."),
+    ] = None,
+    candidates_crs: Annotated[
+        str, typer.Option("--candidates-crs", help="Coordinate system of a candidate file.")
+    ] = "wgs84",
+    spacing: Annotated[
+        float | None, typer.Option("--spacing", help="Metres between network candidates.")
+    ] = None,
+    solver: Annotated[
+        str | None, typer.Option("--solver", help="auto (default), exact or greedy.")
+    ] = None,
+    osm_file: OsmFileOpt = None,
+    out: SitingOutOpt = None,
+    online_map: OnlineMapOpt = False,
+) -> None:
+    """Choose new sites for CATEGORY of PROFILE and verify them by recomputing the run."""
+    if solver not in (None, "auto", "exact", "greedy"):
+        err_console.print("[bold red]error:[/] --solver must be auto, exact or greedy")
+        raise typer.Exit(code=2)
+    target = "all_reachable" if all_reachable else share
+    try:
+        plan = planning.site(
+            load_profile(profile), category, n_sites=new, target_share=target,
+            one_per_sub_district=per_sub_district, sub_districts_only=sub_districts_only,
+            candidates=candidates, candidates_crs=candidates_crs, spacing_m=spacing,
+            solver=solver, osm_file=osm_file,
+        )
+        written = write_siting(plan, out, self_contained_map=not online_map)
+    except LifecircleError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    print_siting(plan)
+    _print_written(written, plan.problem.result.profile.sample)
+
+
+@app.command()
+def compare(
+    profile: ProfileArg,
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    osm_file: OsmFileOpt = None,
+    out: SitingOutOpt = None,
+    online_map: OnlineMapOpt = False,
+) -> None:
+    """Apply the what-if SCENARIO to PROFILE and compare coverage per category and sub-district."""
+    try:
+        comparison = planning.compare(load_profile(profile), scenario, osm_file=osm_file)
+        written = write_comparison(comparison, out, self_contained_map=not online_map)
+    except LifecircleError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    print_comparison(comparison)
+    _print_written(written, comparison.base.profile.sample)
+
+
+def print_siting(plan: SitingPlan) -> None:
+    """Print the ranked sites, the coverage before and after, the solver and any messages."""
+    profile = plan.problem.result.profile
+    label = profile.categories[plan.category].label
+    table = Table(title=f"新增{label.zh}选址 / New {label.en} sites", title_justify="left")
+    for column in ("#", "站点 Site", "道路 Street", "街道 Sub-district", "新增覆盖 New",
+                   "累计 Cumulative"):
+        table.add_column(column)
+    for row in plan.sites.itertuples():
+        new = f"{row.new_compounds:,} compounds"
+        if not pd.isna(row.new_residents):
+            new += f", {row.new_residents:,.0f} residents"
+        table.add_row(str(row.rank), f"{row.name}\n{row.lon:.6f}, {row.lat:.6f}", row.street or "—",
+                      row.sub_district or "—", new, f"{row.cumulative_share:.1%}")
+    console.print(table)
+    measure = "residents" if plan.problem.measure == "population_share" else "compounds"
+    console.print(
+        f"coverage ({measure}): {plan.share_before:.1%} → {plan.share_after:.1%}, verified by "
+        f"recomputing the run with the sites added", highlight=False,
+    )
+    console.print(f"solver: {plan.solver}", highlight=False)
+    for message in plan.messages:
+        colour = "yellow" if plan.feasible else "bold yellow"
+        console.print(f"[{colour}]note:[/] {message}", highlight=False)
+
+
+def print_comparison(comparison: ScenarioComparison) -> None:
+    """Print the whole-area change per category."""
+    table = Table(title=f"情景 Scenario: {comparison.name}", title_justify="left")
+    for column in ("类别 Category", "现状 Base", "情景 Scenario", "变化 Change", "新增覆盖 Gain",
+                   "失去覆盖 Loss"):
+        table.add_column(column)
+    overall = comparison.by_area[comparison.by_area["area"] == ALL_AREAS]
+    measure = "population_share" if overall["population_share_base"].notna().any() else "compound_share"
+    for row in overall.to_dict("records"):
+        table.add_row(row["category"], f"{row[measure + '_base']:.1%}",
+                      f"{row[measure + '_scenario']:.1%}",
+                      f"{row[measure + '_change'] * 100:+.1f} pts", f"{row['n_gained']:,}",
+                      f"{row['n_lost']:,}")
+    console.print(table)
+    for note in comparison.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

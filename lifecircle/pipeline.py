@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import schema, settings
 from ._progress import Reporter
-from .analysis import checks, coverage
+from .analysis import checks, coverage, recompute
 from .analysis.access import (
     AccessGraph,
     build_access_graph,
@@ -33,7 +33,8 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunResult
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, osm, tables
+from .sources import areas, osm
+from .sources.layers import load_layer
 
 
 @contextmanager
@@ -121,13 +122,10 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     with _timed(timings, "walking distances", reporter):
         columns = _distances(profile, access_graph, facility_layers, reporter)
     with _timed(timings, "coverage", reporter):
-        compounds = _assemble_compounds(compounds, compound_snaps, columns, network, profile)
+        compounds = recompute.compound_table(compounds, compound_snaps, columns, network, profile)
         sub_districts = areas.sub_district_polygons(profile, study_area)
-        compounds[schema.SUB_DISTRICT] = coverage.assign_sub_districts(compounds, sub_districts)
-        by = schema.SUB_DISTRICT if sub_districts is not None else None
-        table = coverage.coverage_table(compounds, list(profile.categories), by=by)
-        targets = coverage.check_targets(table, profile.targets)
-        facilities = _assemble_facilities(facility_layers, facility_snaps, network)
+        compounds, table, targets = recompute.summarise(compounds, sub_districts, profile)
+        facilities = recompute.facility_table(facility_layers, facility_snaps, network)
     return RunResult(
         profile=profile,
         study_area=study_area,
@@ -199,7 +197,7 @@ def _facility_layer(
     """One category's facilities from all its sources, inside the buffered study area."""
     category = profile.categories[key]
     parts = [
-        _clip(_load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
+        _clip(load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
             source_number=number
         )
         for number, source in enumerate(category.sources)
@@ -228,7 +226,7 @@ def _compounds(
 ) -> gpd.GeoDataFrame:
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
-    raw = _load_layer(profile, source, area_polygon, osm_file, cache_dir)
+    raw = load_layer(profile, source, area_polygon, osm_file, cache_dir)
     compounds = _clip(raw, area_polygon).reset_index(drop=True)
     described = log.source("compounds", profile, [source])
     if compounds.empty:
@@ -300,29 +298,6 @@ def _distances(
     return columns
 
 
-def _load_layer(
-    profile: Profile,
-    source: LayerSource,
-    polygon: Any,
-    osm_file: Path | None,
-    cache_dir: Path,
-) -> gpd.GeoDataFrame:
-    if source.osm_tags is not None:
-        return osm.features_from_osm(
-            source.osm_tags, polygon, osm_file=osm_file, cache_dir=cache_dir / "features"
-        )
-    return tables.read_layer(
-        profile.resolve(source.file),
-        crs=source.crs,
-        x=source.x,
-        y=source.y,
-        layer=source.layer,
-        sheet=source.sheet,
-        where=source.where,
-        name_field=source.name_field,
-    )
-
-
 def _clip(layer: gpd.GeoDataFrame, polygon: Any) -> gpd.GeoDataFrame:
     """Features whose representative point lies inside ``polygon`` (both EPSG:4326)."""
     if layer.empty:
@@ -330,60 +305,6 @@ def _clip(layer: gpd.GeoDataFrame, polygon: Any) -> gpd.GeoDataFrame:
     layer = layer.to_crs(settings.exchange_crs)
     inside = representative_points(layer).within(polygon)
     return layer[inside.to_numpy()]
-
-
-def _assemble_compounds(
-    compounds: gpd.GeoDataFrame,
-    snaps: pd.DataFrame,
-    columns: list[pd.DataFrame],
-    network: WalkNetwork,
-    profile: Profile,
-) -> gpd.GeoDataFrame:
-    snapped = _snapped_lonlat(snaps, network)
-    out = compounds.copy()
-    out[schema.SNAP_M] = snaps["snap_m"].to_numpy(dtype=float)
-    out[schema.ACCESS_STATUS] = snaps["access_status"].to_numpy()
-    out[schema.SNAP_LON], out[schema.SNAP_LAT] = snapped
-    for frame in columns:
-        for name in frame.columns:
-            out[name] = frame[name].to_numpy()
-    required = coverage.required_categories(profile)
-    out[schema.COMPLETE] = coverage.complete_life_circle(out, required)
-    thresholds = {key: category.threshold_m for key, category in profile.categories.items()}
-    near = coverage.near_misses(out, thresholds, profile.near_miss_share, required)
-    for column in near.columns:
-        out[column] = near[column].to_numpy()
-    return out
-
-
-def _assemble_facilities(
-    layers: dict[str, gpd.GeoDataFrame],
-    snaps: dict[str, pd.DataFrame],
-    network: WalkNetwork,
-) -> gpd.GeoDataFrame:
-    frames = []
-    for key, layer in layers.items():
-        points = gpd.GeoDataFrame(
-            {"category": key, "name": layer.get("name", "")},
-            geometry=representative_points(layer),
-            crs=layer.crs,
-        )
-        snap = snaps[key]
-        points["snap_m"] = snap["snap_m"].to_numpy(dtype=float)
-        points["access_status"] = snap["access_status"].to_numpy()
-        points["snap_lon"], points["snap_lat"] = _snapped_lonlat(snap, network)
-        frames.append(points.to_crs(settings.exchange_crs))
-    if not frames:
-        return gpd.GeoDataFrame(columns=["category", "name", "geometry"], crs=settings.exchange_crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.exchange_crs)
-
-
-def _snapped_lonlat(snaps: pd.DataFrame, network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
-    if snaps.empty:
-        return np.array([]), np.array([])
-    points = gpd.GeoSeries.from_xy(snaps["snap_x"], snaps["snap_y"], crs=network.crs)
-    points = points.to_crs(settings.exchange_crs)
-    return points.x.to_numpy(), points.y.to_numpy()
 
 
 def _describe_source(profile: Profile, source: LayerSource) -> str:

@@ -53,6 +53,17 @@ threshold_tolerance_m: float = 1e-6
 #: Memory budget (bytes) for one block of the many-to-many distance matrix.
 distance_block_bytes: int = 256 * 1024**2
 
+#: Siting (``lifecircle site``): default spacing (m) of candidate sites along the walking network.
+candidate_spacing_m: float = 100.0
+#: Siting: the exact solver (HiGHS) runs when the coverage matrix has at most this many entries
+#: (candidate–compound pairs within the threshold); larger problems use the greedy algorithm,
+#: reported with its bound.
+siting_exact_max_entries: int = 2_000_000
+#: Siting: seconds the exact solver may take before it returns its best solution and bound.
+siting_time_limit_s: float = 60.0
+#: Siting: the coverage curve follows the greedy order up to this many new sites.
+siting_curve_max_sites: int = 1000
+
 #: OpenStreetMap walking filter applied to ways read from local files. It mirrors the osmnx
 #: ``network_type="walk"`` Overpass filter so that file and online networks agree.
 walk_excluded_highways: frozenset[str] = frozenset(

@@ -1,0 +1,57 @@
+"""Point layers drawn over a coverage map (new sites, compounds that gain or lose coverage)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import folium
+import geopandas as gpd
+
+from .. import settings
+from ._geo import feature_collection, round_coordinates
+
+
+def point_layer(
+    fmap: folium.Map,
+    points: gpd.GeoDataFrame,
+    texts: Sequence[dict[str, str]],
+    name: str,
+    marker: folium.CircleMarker,
+    *,
+    popup: dict[str, str] | None = None,
+    show: bool = True,
+) -> None:
+    """Add points as a toggleable layer, with a tooltip (the first text) and an optional popup.
+
+    Parameters
+    ----------
+    fmap : folium.Map
+        The map to add to.
+    points : geopandas.GeoDataFrame
+        Points or polygons (drawn at a representative point), any CRS.
+    texts : sequence of dict
+        Per feature, field → text; every text is HTML-escaped here.
+    name : str
+        The layer's name in the layer list.
+    marker : folium.CircleMarker
+        How a point looks.
+    popup : dict, optional
+        Field → bilingual label of the popup rows.
+    show : bool
+        Shown when the map opens.
+    """
+    located = points.to_crs(settings.exchange_crs).representative_point()
+    props = [{k: html.escape(str(v)) for k, v in row.items()} for row in texts]
+    fields = list(props[0]) if props else ["label"]
+    folium.GeoJson(
+        feature_collection(round_coordinates(located), props),
+        name=name,
+        marker=marker,
+        tooltip=folium.GeoJsonTooltip(fields=fields[:1], labels=False),
+        popup=(
+            folium.GeoJsonPopup(fields=list(popup), aliases=list(popup.values()))
+            if popup else None
+        ),
+        show=show,
+    ).add_to(fmap)
