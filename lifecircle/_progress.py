@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -58,3 +59,28 @@ class Reporter:
         with Progress(*columns, console=self.console, transient=False) as progress:
             task = progress.add_task(description, total=total)
             yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def collected_warnings(reporter: Reporter, category: type[Warning]) -> Iterator[list[str]]:
+    """Collect warnings of ``category`` raised inside the block, printing each one.
+
+    Yields
+    ------
+    list of str
+        Filled with the messages when the block ends. Other warnings go back to Python's
+        warning machinery unchanged.
+    """
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield notes
+    for warning in caught:
+        if issubclass(warning.category, category):
+            notes.append(str(warning.message))
+            reporter.warn(str(warning.message))
+        else:
+            # Not ours: hand it back to the normal warning machinery.
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )

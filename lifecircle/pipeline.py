@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema, settings
-from ._progress import Reporter
+from ._progress import Reporter, collected_warnings
 from .analysis import checks, coverage, recompute
 from .analysis.access import (
     AccessGraph,
@@ -84,19 +84,8 @@ def run(
         )
     reporter = Reporter(enabled=progress)
     timings: dict[str, float] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LifecircleWarning)
+    with collected_warnings(reporter, LifecircleWarning) as notes:
         result = _run(profile, reporter, timings)
-    notes = []
-    for warning in caught:
-        if issubclass(warning.category, LifecircleWarning):
-            notes.append(str(warning.message))
-            reporter.warn(str(warning.message))
-        else:
-            # Not ours: hand it back to the normal warning machinery.
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
     result.notes = notes
     return result
 

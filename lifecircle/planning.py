@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from . import pipeline, settings
+from ._progress import Reporter, collected_warnings
 from .analysis import checks
 from .analysis.access import snap_layer
 from .analysis.candidates import (
@@ -111,21 +112,25 @@ def site(
         raise DataError("give either a number of new sites or a target share, not both")
     result = _result(profile, osm_file, progress)
     settings_ = result.profile.siting
-    layer = candidate_layer(result, candidates, candidates_crs, spacing_m)
-    prepared, dropped = prepare_candidates(
-        result, layer, within_study_area=not settings_.outside_study_area
-    )
+    with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
+        layer = candidate_layer(result, candidates, candidates_crs, spacing_m)
+        prepared, dropped = prepare_candidates(
+            result, layer, within_study_area=not settings_.outside_study_area
+        )
     problem = replace(siting_problem(result, category, prepared), dropped_candidates=dropped)
     options = SolverOptions.from_profile(result.profile)
     if solver is not None:
         options = replace(options, method=solver)
     per_district = settings_.one_per_sub_district if one_per_sub_district is None else one_per_sub_district
     if sub_districts_only:
-        return sub_district_sites(problem, options=options)
-    if n_sites is not None:
-        return best_sites(problem, n_sites, one_per_sub_district=per_district, options=options)
-    share = target_share or settings_.target_share or result.profile.indicators.full_coverage_share
-    return fewest_sites(problem, share, one_per_sub_district=per_district, options=options)
+        plan = sub_district_sites(problem, options=options)
+    elif n_sites is not None:
+        plan = best_sites(problem, n_sites, one_per_sub_district=per_district, options=options)
+    else:
+        share = target_share or settings_.target_share or result.profile.indicators.full_coverage_share
+        plan = fewest_sites(problem, share, one_per_sub_district=per_district, options=options)
+    plan.messages += notes
+    return plan
 
 
 def candidate_layer(
@@ -215,5 +220,7 @@ def compare(
     result = _result(profile, osm_file, progress)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    changed = apply_scenario(result, scenario, scenario_layers(scenario))
+    with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
+        changed = apply_scenario(result, scenario, scenario_layers(scenario))
+    changed.notes = [*changed.notes, *notes]
     return compare_runs(result, changed, scenario.name)

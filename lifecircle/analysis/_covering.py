@@ -506,28 +506,34 @@ def solve_max_cover(
 ) -> tuple[CoverSolution, CoverSolution, str]:
     """Maximal covering, exact or greedy as ``options`` say.
 
+    The greedy solution and the LP relaxation come first (both are cheap): when greedy
+    reaches the LP bound it is optimal and the integer programme is not needed.
+
     Returns
     -------
     solution : CoverSolution
-        The exact solution, or the greedy one (with the LP bound when that is tighter) when
-        the problem is too large or the exact solve ran out of time with a worse solution.
+        The exact solution, or the greedy one (with the tightest bound) when it is proven
+        optimal, when the problem is too large, or when the exact solve ran out of time with a
+        worse solution.
     greedy : CoverSolution
-        The greedy solution, always computed (it is cheap), for comparison.
+        The greedy solution with its bound, for comparison.
     why : str
         Why this solver was used.
     """
-    greedy = max_cover_greedy(cover, weights, k, groups)
     exact, why = _use_exact(cover, options)
-    if exact:
-        solved = max_cover_exact(cover, weights, k, groups, options.time_limit_s)
-        if solved.status == "optimal" or solved.covered_weight >= greedy.covered_weight:
-            return solved, greedy, why
-        bound = min(greedy.bound, solved.bound) if math.isfinite(solved.bound) else greedy.bound
-        return replace(greedy, bound=bound), greedy, why
+    greedy = max_cover_greedy(cover, weights, k, groups)
     lp = lp_bound_max_cover(cover, weights, k, groups, options.time_limit_s)
     if lp < greedy.bound:
         greedy = replace(greedy, bound=lp, bound_source="LP relaxation (HiGHS)")
-    return greedy, greedy, why
+    if greedy.status != "infeasible" and greedy.covered_weight >= greedy.bound - _tolerance(greedy.bound):
+        return replace(greedy, status="optimal"), greedy, why
+    if not exact:
+        return greedy, greedy, why
+    solved = max_cover_exact(cover, weights, k, groups, options.time_limit_s)
+    if solved.status == "optimal" or solved.covered_weight >= greedy.covered_weight:
+        return solved, greedy, why
+    bound = min(greedy.bound, solved.bound) if math.isfinite(solved.bound) else greedy.bound
+    return replace(greedy, bound=bound), greedy, why
 
 
 def solve_min_sites(
@@ -537,16 +543,32 @@ def solve_min_sites(
     required: float | None,
     options: SolverOptions,
 ) -> tuple[CoverSolution, CoverSolution, str]:
-    """The fewest sites, exact or greedy as ``options`` say (see :func:`solve_max_cover`)."""
-    greedy = min_sites_greedy(cover, weights, required, groups)
+    """The fewest sites, exact or greedy as ``options`` say (see :func:`solve_max_cover`).
+
+    When greedy's count meets the LP lower bound it is the fewest; among that many sites the
+    ones covering the most are then chosen by :func:`solve_max_cover`.
+    """
     exact, why = _use_exact(cover, options)
-    if exact:
-        solved = min_sites_exact(cover, weights, required, groups, options.time_limit_s)
-        if solved.status == "optimal" or 0 < solved.n_sites <= greedy.n_sites:
-            return solved, greedy, why
-        bound = max(greedy.bound, solved.bound) if math.isfinite(solved.bound) else greedy.bound
-        return replace(greedy, bound=bound), greedy, why
+    greedy = min_sites_greedy(cover, weights, required, groups)
     lp = lp_bound_min_sites(cover, weights, required, groups, options.time_limit_s)
     if lp > greedy.bound:
         greedy = replace(greedy, bound=lp, bound_source="LP relaxation (HiGHS)")
-    return greedy, greedy, why
+    if greedy.status != "infeasible" and greedy.n_sites <= greedy.bound:
+        best = greedy
+        if required is not None and greedy.n_sites:
+            most = solve_max_cover(cover, weights, groups, greedy.n_sites, options)[0]
+            if most.covered_weight > greedy.covered_weight and most.covered_weight >= required:
+                best = replace(greedy, chosen=most.chosen, covered_weight=most.covered_weight,
+                               method=most.method)
+        return replace(best, status="optimal"), greedy, why
+    if not exact:
+        return greedy, greedy, why
+    solved = min_sites_exact(cover, weights, required, groups, options.time_limit_s)
+    if solved.status == "optimal" or 0 < solved.n_sites <= greedy.n_sites:
+        return solved, greedy, why
+    bound = max(greedy.bound, solved.bound) if math.isfinite(solved.bound) else greedy.bound
+    return replace(greedy, bound=bound), greedy, why
+
+
+def _tolerance(value: float) -> float:
+    return 1e-9 * max(1.0, abs(value))

@@ -26,15 +26,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy
+import shapely
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
 from .. import schema, settings
 from ..errors import DataError, VerificationError
 from . import _covering
 from ._covering import CoverSolution, SolverOptions, solve_max_cover, solve_min_sites
+from ._reach import pairs_within
 from ._siting_tables import Reduced, coverage_curve, infeasible_compounds, ranked_sites
-from .access import build_access_graph, snap_layer
+from .access import AccessGraph, build_access_graph, snap_layer
 from .candidates import candidate_snaps
 from .indicators import facilities_inside
 from .network import WalkNetwork
@@ -178,7 +179,8 @@ def coverage_matrix(
 
     The sites are inserted into the network with the compounds (each with a door at its snap
     distance, like facilities), and threshold-bounded Dijkstra runs from whichever side is
-    smaller, in memory-bounded blocks. A walk includes both snap legs, as in the run.
+    smaller, on local subgraphs (:func:`lifecircle.analysis._reach.pairs_within`). A walk
+    includes both snap legs, as in the run.
 
     Parameters
     ----------
@@ -204,22 +206,40 @@ def coverage_matrix(
     cols = np.flatnonzero(doors >= 0)
     if len(rows) == 0 or len(cols) == 0:
         return sparse.csr_array(shape, dtype=bool)
+    coords = _node_coordinates(network, graph, compound_snaps, site_snaps, doors)
     limit = threshold_m + settings.threshold_tolerance_m
-    from_compounds = len(rows) <= len(cols)
-    sources, targets = (nodes[rows], doors[cols]) if from_compounds else (doors[cols], nodes[rows])
-    source_leg = compound_snap[rows] if from_compounds else np.zeros(len(cols))
-    target_leg = np.zeros(len(cols)) if from_compounds else compound_snap[rows]
-    block = max(1, int(settings.distance_block_bytes // (8 * graph.csr.shape[0])))
-    found_source, found_target = [], []
-    for begin in range(0, len(sources), block):
-        dist = dijkstra(graph.csr, directed=True, indices=sources[begin : begin + block], limit=limit)
-        walk = dist[:, targets] + target_leg[None, :] + source_leg[begin : begin + block, None]
-        s, t = np.nonzero(walk <= limit)
-        found_source.append(s + begin)
-        found_target.append(t)
-    s, t = np.concatenate(found_source), np.concatenate(found_target)
-    r, c = (rows[s], cols[t]) if from_compounds else (rows[t], cols[s])
-    return sparse.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=shape)
+    if len(rows) <= len(cols):
+        r, c = pairs_within(graph.csr, coords, nodes[rows], doors[cols], limit,
+                            compound_snap[rows], np.zeros(len(cols)))
+    else:
+        c, r = pairs_within(graph.csr, coords, doors[cols], nodes[rows], limit,
+                            np.zeros(len(cols)), compound_snap[rows])
+    return sparse.csr_array(
+        (np.ones(len(r), dtype=bool), (rows[r], cols[c])), shape=shape
+    )
+
+
+def _node_coordinates(
+    network: WalkNetwork,
+    graph: AccessGraph,
+    compound_snaps: pd.DataFrame,
+    site_snaps: pd.DataFrame,
+    doors: np.ndarray,
+) -> np.ndarray:
+    """Where every node of the access graph is (a door sits at its street point)."""
+    coords = np.full((graph.csr.shape[0], 2), np.nan)
+    edges = network.edges
+    geoms = edges.geometry.to_numpy()
+    coords[edges["u_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    coords[edges["v_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    on = graph.compound_node >= 0
+    coords[graph.compound_node[on]] = compound_snaps[["snap_x", "snap_y"]].to_numpy(float)[on]
+    placed = doors >= 0
+    site_xy = site_snaps[["snap_x", "snap_y"]].to_numpy(float)[placed]
+    coords[doors[placed]] = site_xy
+    # A door has one neighbour: the site's street point.
+    coords[graph.csr.indices[graph.csr.indptr[doors[placed]]]] = site_xy
+    return coords
 
 
 def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFrame) -> SitingProblem:
@@ -357,8 +377,12 @@ def best_sites(
             f"{len(reduced.groups)} sub-districts lack a {problem.category} facility, more than "
             f"the {n_sites} new sites asked for: ask for at least {len(reduced.groups)}"
         )
-    solution, greedy, why = solve_max_cover(reduced.cover, reduced.weights, reduced.groups, n_sites, options)
-    outcome = _Outcome("max_coverage", solution, greedy, why, requested=n_sites)
+    start = time.perf_counter()
+    solution, greedy, why = solve_max_cover(
+        reduced.cover, reduced.weights, reduced.groups, n_sites, options
+    )
+    outcome = _Outcome("max_coverage", solution, greedy, why, requested=n_sites,
+                       seconds=time.perf_counter() - start)
     return _finish(problem, reduced, outcome, options)
 
 
@@ -399,7 +423,11 @@ def fewest_sites(
             "target already met", 0.0,
         )
         return _finish(problem, reduced, outcome, options)
-    outcome.solution, outcome.greedy, outcome.why = solve_min_sites(reduced.cover, reduced.weights, reduced.groups, required, options)
+    start = time.perf_counter()
+    outcome.solution, outcome.greedy, outcome.why = solve_min_sites(
+        reduced.cover, reduced.weights, reduced.groups, required, options
+    )
+    outcome.seconds = time.perf_counter() - start
     return _finish(problem, reduced, outcome, options)
 
 
@@ -415,8 +443,12 @@ def sub_district_sites(
             f"no sub-district that lacks a {problem.category} facility has a candidate site: "
             f"nothing to site{missing if reduced.missing_groups else ''}"
         )
-    solution, greedy, why = solve_max_cover(reduced.cover, reduced.weights, reduced.groups, len(reduced.groups), options)
-    return _finish(problem, reduced, _Outcome("sub_districts", solution, greedy, why), options)
+    start = time.perf_counter()
+    solution, greedy, why = solve_max_cover(
+        reduced.cover, reduced.weights, reduced.groups, len(reduced.groups), options
+    )
+    outcome = _Outcome("sub_districts", solution, greedy, why, seconds=time.perf_counter() - start)
+    return _finish(problem, reduced, outcome, options)
 
 
 @dataclass
@@ -429,6 +461,7 @@ class _Outcome:
     why: str = ""
     target: float | None = None
     requested: int | None = None
+    seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -452,8 +485,11 @@ def _unreachable_message(problem: SitingProblem, target: float, reachable: float
 
 def _solver_text(outcome: _Outcome) -> str:
     solution = outcome.solution
+    highs = f"HiGHS (SciPy {scipy.__version__} optimize.milp)"
     if solution.method == _covering.EXACT:
-        name = f"HiGHS (SciPy {scipy.__version__} optimize.milp), exact: {solution.status}"
+        name = f"{highs}, exact: {solution.status}"
+    elif solution.status == "optimal":
+        name = f"greedy, proven optimal: it meets the LP-relaxation bound of {highs}"
     else:
         name = f"greedy ({outcome.why})"
     if outcome.model == "min_sites":
@@ -464,7 +500,7 @@ def _solver_text(outcome: _Outcome) -> str:
         bound = solution.bound
         gap = (bound - solution.covered_weight) / bound if bound else 0.0
         detail = f"upper bound {bound:,.1f} ({solution.bound_source})"
-    return f"{name}; {detail}; gap {gap:.2%}; {solution.seconds:.2f} s"
+    return f"{name}; {detail}; gap {gap:.2%}; solved in {outcome.seconds:.2f} s"
 
 
 def _finish(
