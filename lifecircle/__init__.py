@@ -22,6 +22,7 @@ from .errors import (
 from .outputs.bundle import write_outputs, write_report, write_report_bundle
 from .outputs.scenario_outputs import write_comparison
 from .outputs.siting_outputs import write_siting
+from .outputs.web_map import coverage_map
 from .pipeline import run
 from .planning import compare, site
 from .profile import Profile, builtin_profiles, load_profile
@@ -46,6 +47,7 @@ __all__ = [
     "VerificationError",
     "builtin_profiles",
     "compare",
+    "coverage_map",
     "indicator_report",
     "load_profile",
     "run",

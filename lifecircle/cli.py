@@ -5,25 +5,25 @@ Commands call the public API and show progress; they hold no analysis logic of t
 
 from __future__ import annotations
 
+import os
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from . import pipeline, planning
+from . import __version__, pipeline, planning, starter
+from ._progress import Reporter
 from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
-from .analysis.scenarios import ScenarioComparison
-from .analysis.siting import SitingPlan
-from .errors import LifecircleError, OfflineError
+from .errors import LifecircleError, OfflineError, OutputError
+from .outputs import planning_terminal, terminal
 from .outputs.bundle import write_outputs
 from .outputs.scenario_outputs import write_comparison
 from .outputs.siting_outputs import write_siting
 from .profile import builtin_profiles, load_profile
-from .schema import ALL_AREAS
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -53,8 +53,16 @@ OnlineMapOpt = Annotated[
     bool,
     typer.Option(
         "--online-map/--offline-map",
-        help="HTML maps that load Leaflet and OpenStreetMap tiles from the internet "
-        "(default: self-contained maps that work offline).",
+        help="HTML maps with background tiles from the internet (default: self-contained maps "
+        "that work offline and draw streets and water from the data).",
+    ),
+]
+BasemapOpt = Annotated[
+    str,
+    typer.Option(
+        "--basemap",
+        help="Tiles of --online-map: osm, amap (高德, GCJ-02: layers are shifted to match) or "
+        "tianditu (天地图, key in $LIFECIRCLE_TIANDITU_KEY).",
     ),
 ]
 
@@ -65,12 +73,13 @@ def run(
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        written = write_outputs(result, out, self_contained_map=not online_map)
+        written = _write(result, out, online_map, basemap=basemap)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -91,15 +100,15 @@ def report(
         ),
     ] = None,
     online_map: OnlineMapOpt = False,
+    basemap: BasemapOpt = "osm",
     sample_fallback: SampleFallbackOpt = True,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
     try:
         result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        indicators = indicator_report(result)
-        written = write_outputs(
-            result, out, self_contained_map=not online_map, report=indicators
-        )
+        with Reporter().working("measuring the plan's indicators"):
+            indicators = indicator_report(result)
+        written = _write(result, out, online_map, indicators, basemap=basemap)
     except LifecircleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=1) from None
@@ -150,7 +159,7 @@ def run_with_fallback(
 def _print_written(written: list[Path], sample: bool = False) -> None:
     console.print("\n[bold]Written:[/]")
     for path in written:
-        console.print(f"  {path}")
+        console.print(f"  {escape(str(path))}", highlight=False)
     if sample:
         console.print(
             "\n[bold yellow]These outputs analyse the bundled SAMPLE (示例数据), not your study "
@@ -164,72 +173,137 @@ def list_profiles() -> None:
     """List the built-in profiles."""
     for name in builtin_profiles():
         study = load_profile(name)
-        console.print(f"{name:18s} {study.title.zh} / {study.title.en}")
+        console.print(escape(f"{name:18s} {study.title.zh} / {study.title.en}"), highlight=False)
 
 
-def print_summary(result: RunResult) -> None:
-    """Print the whole-area coverage and the targets as terminal tables."""
-    profile = result.profile
-    title = f"{profile.title.zh} / {profile.title.en}"
-    if profile.sample:
-        title = f"SAMPLE DATA 示例数据 — {title}"
-    table = Table(title=title, title_justify="left")
-    for column in ("类别 Category", "阈值 Threshold", "小区 Compounds", "人口 Population"):
-        table.add_column(column, justify="right" if column != "类别 Category" else "left")
-    overall = result.coverage[result.coverage["area"] == ALL_AREAS]
-    for row in overall.itertuples():
-        if row.category == "complete":
-            label, threshold = "完整生活圈 Complete life circle", "all required"
-        else:
-            category = profile.categories[row.category]
-            label = str(category.label)
-            threshold = f"{category.threshold_m:.0f} m / {category.threshold_m / profile.walking_speed_m_per_min:.0f} min"
-        table.add_row(
-            label,
-            threshold,
-            f"{row.compound_share:.1%} ({row.n_covered:,}/{row.n_compounds:,})",
-            "n/a" if pd.isna(row.population_share) else f"{row.population_share:.1%}",
-        )
-    console.print(table)
-    flagged = result.compounds["access_status"].value_counts()
-    console.print(f"access status of compounds: {flagged.to_dict()}")
-    if not result.targets.empty:
-        targets = Table(title="目标 Targets", title_justify="left")
-        for column in ("目标 Target", "要求 Required", "实测 Measured", "结果 Result"):
-            targets.add_column(column)
-        for row in result.targets.itertuples():
-            met = "n/a" if pd.isna(row.met) else ("达标 met" if row.met else f"未达标 short by {row.shortfall:.1%}")
-            targets.add_row(
-                row.label_zh or row.category, f"{row.target:.0%}", f"{row.measured:.1%}", met
-            )
-        console.print(targets)
-    for credit in result.credits:
-        console.print(f"[dim]{credit}[/]")
+def print_summary(result: RunResult, out: Console | None = None) -> None:
+    """Print the whole-area coverage (with near misses), network status and targets."""
+    terminal.print_summary(result, out or console)
 
 
-def print_indicators(indicators: IndicatorReport) -> None:
-    """Print the plan-indicator table of an indicator report, its notes numbered below it."""
-    title = "规划指标 Plan indicators"
-    if indicators.sample:
-        title = f"SAMPLE DATA 示例数据 — {title}"
-    table = Table(title=title, title_justify="left")
-    for column in ("#", "指标 Indicator", "目标 Target", "实测 Measured", "结果 Result"):
-        table.add_column(column, overflow="fold")
-    for number, row in enumerate(indicators.indicators.itertuples(), start=1):
-        if pd.isna(row.met):
-            result = "[yellow]n/a[/]"
-        else:
-            result = "[green]达标 met[/]" if row.met else "[red]未达标 not met[/]"
-        table.add_row(
-            str(number),
-            f"{row.indicator_zh}\n{row.indicator_en}",
-            row.target,
-            row.measured or "—",
+def print_indicators(indicators: IndicatorReport, out: Console | None = None) -> None:
+    """Print the plan-indicator table, its notes and the caveats that can turn a verdict."""
+    terminal.print_indicators(indicators, out or console)
+
+
+def _write(
+    result: RunResult,
+    out: Path | None,
+    online_map: bool,
+    report: IndicatorReport | bool = False,
+    *,
+    basemap: str = "osm",
+) -> list[Path]:
+    """Write the outputs, announcing each step that can take seconds."""
+    reporter = Reporter()
+    reporter.step_start("writing")
+    with reporter.steps() as announce:
+        written = write_outputs(
             result,
+            out,
+            self_contained_map=not online_map,
+            report=report,
+            progress=announce,
+            basemap=basemap,
         )
-    console.print(table)
-    for number, note in enumerate(indicators.indicators["note"], start=1):
-        console.print(f"[dim]{number}. {note}[/]", highlight=False)
+    return written
+
+
+def package_version() -> str:
+    """The installed version of lifecircle."""
+    try:
+        return metadata.version("lifecircle")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"lifecircle {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True,
+                     help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage."""
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the new profile (letters, digits, _ and -).")],
+    district: Annotated[
+        str | None, typer.Option(help="Chinese district, e.g. 长宁区 (resolved offline).")
+    ] = None,
+    compounds: Annotated[
+        Path | None, typer.Option(help="Compound (小区) file: CSV, Excel, GeoJSON, GeoPackage …")
+    ] = None,
+    facility: Annotated[
+        list[str] | None,
+        typer.Option(help="A facility file as CATEGORY=FILE, e.g. nursery=kindergartens.csv "
+                          "(repeat for each category)."),
+    ] = None,
+    sub_districts: Annotated[
+        Path | None, typer.Option(help="Sub-district (街道/镇) boundary file.")
+    ] = None,
+    osm_file: OsmFileOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Profile file to write (default NAME.yaml here).")
+    ] = None,
+) -> None:
+    """Write a commented starter profile for a district and your data files (never overwrites)."""
+    path = out or Path(f"{name}.yaml")
+    try:
+        if path.exists():
+            raise OutputError(
+                f"{path} already exists: lifecircle init never overwrites a file. Choose another "
+                "name or --out, or edit the existing profile"
+            )
+        text, hints = starter.profile_text(
+            name, path.parent, district=district, compounds=compounds,
+            facilities=_facility_files(facility or []), sub_districts=sub_districts,
+            osm_file=osm_file,
+        )
+        _write_new(path, text)
+    except LifecircleError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=1) from None
+    for layer in hints:
+        crs = f"{layer.crs} ({'' if layer.crs_certain else 'CHECK: '}{layer.crs_reason})"
+        columns = f"x={layer.x}, y={layer.y}, " if layer.x or layer.y else ""
+        console.print(escape(f"{layer.path.name}: {layer.rows:,} rows; {columns}crs {crs}"),
+                      highlight=False)
+    console.print(f"[bold]Written:[/] {escape(str(path))}")
+    console.print(escape(f"Check the lines marked CHECK, then: lifecircle run {path}"))
+
+
+def _facility_files(values: list[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for value in values:
+        key, sep, file = value.partition("=")
+        if not sep or not key.strip() or not file.strip():
+            raise typer.BadParameter(f"{value!r}: give CATEGORY=FILE, e.g. nursery=kindergartens.csv",
+                                     param_hint="--facility")
+        files[key.strip()] = Path(file.strip())
+    return files
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file, atomically, failing if the file appeared meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)  # unlike a rename, a link never replaces an existing file
+    except FileExistsError:
+        raise OutputError(f"{path} already exists: lifecircle init never overwrites a file") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 SitingOutOpt = Annotated[
@@ -295,9 +369,9 @@ def site(
         )
         written = write_siting(plan, out, self_contained_map=not online_map)
     except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(code=1) from None
-    print_siting(plan)
+    planning_terminal.print_siting(plan, console)
     _print_written(written, plan.problem.result.profile.sample)
 
 
@@ -314,54 +388,10 @@ def compare(
         comparison = planning.compare(load_profile(profile), scenario, osm_file=osm_file)
         written = write_comparison(comparison, out, self_contained_map=not online_map)
     except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(code=1) from None
-    print_comparison(comparison)
+    planning_terminal.print_comparison(comparison, console)
     _print_written(written, comparison.base.profile.sample)
-
-
-def print_siting(plan: SitingPlan) -> None:
-    """Print the ranked sites, the coverage before and after, the solver and any messages."""
-    profile = plan.problem.result.profile
-    label = profile.categories[plan.category].label
-    table = Table(title=f"新增{label.zh}选址 / New {label.en} sites", title_justify="left")
-    for column in ("#", "站点 Site", "道路 Street", "街道 Sub-district", "新增覆盖 New",
-                   "累计 Cumulative"):
-        table.add_column(column)
-    for row in plan.sites.itertuples():
-        new = f"{row.new_compounds:,} compounds"
-        if not pd.isna(row.new_residents):
-            new += f", {row.new_residents:,.0f} residents"
-        table.add_row(str(row.rank), f"{row.name}\n{row.lon:.6f}, {row.lat:.6f}", row.street or "—",
-                      row.sub_district or "—", new, f"{row.cumulative_share:.1%}")
-    console.print(table)
-    measure = "residents" if plan.problem.measure == "population_share" else "compounds"
-    console.print(
-        f"coverage ({measure}): {plan.share_before:.1%} → {plan.share_after:.1%}, verified by "
-        f"recomputing the run with the sites added", highlight=False,
-    )
-    console.print(f"solver: {plan.solver}", highlight=False)
-    for message in plan.messages:
-        colour = "yellow" if plan.feasible else "bold yellow"
-        console.print(f"[{colour}]note:[/] {message}", highlight=False)
-
-
-def print_comparison(comparison: ScenarioComparison) -> None:
-    """Print the whole-area change per category."""
-    table = Table(title=f"情景 Scenario: {comparison.name}", title_justify="left")
-    for column in ("类别 Category", "现状 Base", "情景 Scenario", "变化 Change", "新增覆盖 Gain",
-                   "失去覆盖 Loss"):
-        table.add_column(column)
-    overall = comparison.by_area[comparison.by_area["area"] == ALL_AREAS]
-    measure = "population_share" if overall["population_share_base"].notna().any() else "compound_share"
-    for row in overall.to_dict("records"):
-        table.add_row(row["category"], f"{row[measure + '_base']:.1%}",
-                      f"{row[measure + '_scenario']:.1%}",
-                      f"{row[measure + '_change'] * 100:+.1f} pts", f"{row['n_gained']:,}",
-                      f"{row['n_lost']:,}")
-    console.print(table)
-    for note in comparison.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

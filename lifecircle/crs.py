@@ -383,3 +383,37 @@ def _describe(crs: pyproj.CRS) -> str:
     crs = pyproj.CRS(crs)
     authority = _authority(crs)
     return f"{authority} ({crs.name})" if authority else crs.name
+
+
+def wgs84_to_gcj02(geometries: ArrayLike) -> NDArray[np.object_]:
+    """Shift WGS84 geometries into GCJ-02, for drawing on a GCJ-02 basemap (AMap, Tencent).
+
+    Chinese web basemaps are offset by GCJ-02: data in WGS84 drawn on them lands 100–700 m off.
+    Shifting the data the same way puts it back on the streets of such a basemap. The result is
+    for display only: GCJ-02 is not a datum, and distances must never be measured on it.
+
+    Parameters
+    ----------
+    geometries : array-like of shapely geometries
+        Longitude/latitude in WGS84 (EPSG:4326).
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        The same geometries in GCJ-02 longitude/latitude (``prcoords.wgs_gcj``); coordinates
+        outside China, where the offset does not apply, are left unchanged.
+    """
+    values = np.asarray(geometries, dtype=object)
+
+    def shift(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.array(xy, dtype=float, copy=True)
+        inside = np.flatnonzero(
+            np.isfinite(out).all(axis=1) & looks_like_china(out[:, 0], out[:, 1])
+        )
+        # prcoords' Coords are (lat, lon); Python floats keep its scalar maths fast.
+        shifted = [prcoords.wgs_gcj((lat, lon), False) for lon, lat in out[inside].tolist()]
+        if shifted:
+            out[inside] = np.array(shifted)[:, ::-1]
+        return out
+
+    return shapely.transform(values, shift)

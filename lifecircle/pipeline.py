@@ -7,11 +7,8 @@ leaves earlier outputs untouched.
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +16,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import schema, settings
+from . import pipeline_supply, schema, settings
 from ._progress import Reporter, collected_warnings
-from .analysis import checks, coverage, recompute
-from .analysis.access import (
-    AccessGraph,
-    build_access_graph,
-    category_access,
-    representative_points,
-    snap_layer,
-)
+from .analysis import coverage
+from .analysis.access import representative_points
 from .analysis.network import WalkNetwork, walking_network
-from .analysis.result import RunResult
+from .analysis.result import RunLayers, RunResult
 from .errors import DataError, LifecircleWarning
+from .evaluation import evaluate, timed
 from .profile import LayerSource, Profile, load_profile
-from .sources import areas, osm
+from .sources import areas, context, osm, registers
 from .sources.layers import load_layer
-
-
-@contextmanager
-def _timed(timings: dict[str, float], step: str, reporter: Reporter) -> Iterator[None]:
-    start = time.perf_counter()
-    reporter.step_start(step)
-    yield
-    timings[step] = time.perf_counter() - start
-    reporter.step_done(step, timings[step])
 
 
 def run(
@@ -94,42 +77,40 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     """The run as a sequence of named steps, each timed and announced."""
     log = _RunLog(credits=[settings.osm_attribution])
     cache_dir = settings.data_raw_folder / profile.name
-    with _timed(timings, "study area", reporter):
+    with timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
-    with _timed(timings, "network", reporter):
+    with timed(timings, "network", reporter):
         network, layer_osm_file = _network(profile, buffered, cache_dir, log, reporter)
-    with _timed(timings, "facilities", reporter):
-        facility_layers = {
-            key: _facility_layer(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
+    with timed(timings, "facilities", reporter):
+        facility_registers = {
+            key: _facility_register(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
             for key in profile.categories
         }
-    with _timed(timings, "compounds", reporter):
+        facility_layers = {key: register.facilities for key, register in facility_registers.items()}
+    with timed(timings, "compounds", reporter):
         compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
-    with _timed(timings, "snapping", reporter):
-        compound_snaps, facility_snaps = _snaps(profile, network, compounds, facility_layers)
-        access_graph = build_access_graph(network, compound_snaps, facility_snaps)
-    with _timed(timings, "walking distances", reporter):
-        columns = _distances(profile, access_graph, facility_layers, reporter)
-    with _timed(timings, "coverage", reporter):
-        compounds = recompute.compound_table(compounds, compound_snaps, columns, network, profile)
+        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
         sub_districts = areas.sub_district_polygons(profile, study_area)
-        compounds, table, targets = recompute.summarise(compounds, sub_districts, profile)
-        facilities = recompute.facility_table(facility_layers, facility_snaps, network)
-    return RunResult(
-        profile=profile,
-        study_area=study_area,
-        sub_districts=sub_districts,
-        network=network,
-        access_graph=access_graph,
-        compounds=compounds,
-        facilities=facilities,
-        facility_snaps=facility_snaps,
-        coverage=table,
-        targets=targets,
+    layers = RunLayers(compounds=compounds, gates=gates, facility_layers=facility_layers)
+    result = evaluate(profile, network, study_area, sub_districts, layers, reporter, timings)
+    audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
+    with timed(timings, "map context", reporter):
+        water = _water(buffered, layer_osm_file, cache_dir)
+    return replace(
+        result,
+        facility_audit=audit,
+        excluded_facilities=excluded,
         inputs=log.inputs,
         credits=list(dict.fromkeys(log.credits)),
-        timings=timings,
+        water=water,
     )
+
+
+def _water(buffered: Any, osm_file: Path | None, cache_dir: Path) -> gpd.GeoDataFrame | None:
+    """Water to draw on offline maps (None when there is none): context, never an input."""
+    if osm_file is not None:
+        return context.water_features(buffered, osm_file=osm_file)
+    return context.water_features(buffered, cache_dir=cache_dir / "features")
 
 
 @dataclass
@@ -161,12 +142,16 @@ def _network(
     """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
     osm_file = profile.resolve(profile.network.osm_file)
     if profile.network.source == "osm_file":
-        graph = osm.graph_from_osm_file(osm_file, buffered)
+        with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
+            graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
-        graph = osm.graph_from_osm_online(buffered, cache_dir)
+        with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
+                              "Overpass: a download can take minutes)"):
+            graph = osm.graph_from_osm_online(buffered, cache_dir)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
-    network = walking_network(graph, profile.projected_crs)
+    with reporter.working("building the walking graph"):
+        network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
@@ -174,7 +159,7 @@ def _network(
     return network, osm_file if profile.network.source == "osm_file" else None
 
 
-def _facility_layer(
+def _facility_register(
     profile: Profile,
     key: str,
     buffered: Any,
@@ -182,18 +167,17 @@ def _facility_layer(
     cache_dir: Path,
     log: _RunLog,
     reporter: Reporter,
-) -> gpd.GeoDataFrame:
-    """One category's facilities from all its sources, inside the buffered study area."""
+) -> registers.Register:
+    """One category's facilities from all its registers, inside the buffered study area."""
     category = profile.categories[key]
-    parts = [
-        _clip(load_layer(profile, source, buffered, osm_file, cache_dir), buffered).assign(
-            source_number=number
-        )
-        for number, source in enumerate(category.sources)
-    ]
-    layer = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=settings.exchange_crs)
+    layers = []
+    for source in category.sources:
+        with reporter.working(f"reading {key}: {_source_name(source)}"):
+            layers.append(_clip(load_layer(profile, source, buffered, osm_file, cache_dir), buffered))
+    labels = pipeline_supply.source_labels(profile, category.sources)
+    register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
-    if layer.empty:
+    if register.facilities.empty:
         warnings.warn(
             f"no {category.label} facilities found in the study area (buffered by "
             f"{profile.max_threshold_m:.0f} m): every compound counts as uncovered "
@@ -201,8 +185,8 @@ def _facility_layer(
             LifecircleWarning,
             stacklevel=2,
         )
-    reporter.info(f"{key}: {len(layer):,} facilities")
-    return layer
+    reporter.info(f"{key}: {len(register.facilities):,} facilities")
+    return register
 
 
 def _compounds(
@@ -215,7 +199,8 @@ def _compounds(
 ) -> gpd.GeoDataFrame:
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
-    raw = load_layer(profile, source, area_polygon, osm_file, cache_dir)
+    with reporter.working(f"reading compounds: {_source_name(source)}"):
+        raw = load_layer(profile, source, area_polygon, osm_file, cache_dir)
     compounds = _clip(raw, area_polygon).reset_index(drop=True)
     described = log.source("compounds", profile, [source])
     if compounds.empty:
@@ -238,53 +223,23 @@ def _compounds(
     return compounds
 
 
-def _snaps(
+def _gates(
     profile: Profile,
-    network: WalkNetwork,
     compounds: gpd.GeoDataFrame,
-    facility_layers: dict[str, gpd.GeoDataFrame],
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Snap compounds and facilities to the network, checking each source's coordinates."""
-    compound_snaps = snap_layer(network, compounds, profile.snap_limit_m)
-    checks.warn_about_snaps(
-        compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
-    )
-    facility_snaps = {}
-    for key, layer in facility_layers.items():
-        facility_snaps[key] = snap_layer(network, layer, profile.snap_limit_m)
-        sources = profile.categories[key].sources
-        for number, source in enumerate(sources):
-            part = (layer["source_number"] == number).to_numpy()
-            what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
-            checks.warn_about_snaps(
-                facility_snaps[key][part], what, source.crs, network, layer[part]
-            )
-    return compound_snaps, facility_snaps
-
-
-def _distances(
-    profile: Profile,
-    access_graph: AccessGraph,
-    facility_layers: dict[str, gpd.GeoDataFrame],
+    buffered: Any,
+    osm_file: Path | None,
+    cache_dir: Path,
+    log: _RunLog,
     reporter: Reporter,
-) -> list[pd.DataFrame]:
-    """Per category, every compound's walk to the nearest facility and the count in reach."""
-    columns = []
-    for key, category in profile.categories.items():
-        layer = facility_layers[key]
-        names = layer["name"].to_numpy() if "name" in layer else None
-        with reporter.bar(f"{key} ({category.threshold_m:.0f} m)", len(layer)) as bar:
-            columns.append(
-                category_access(
-                    access_graph,
-                    key,
-                    category.threshold_m,
-                    profile.walking_speed_m_per_min,
-                    names,
-                    progress=bar,
-                )
-            )
-    return columns
+) -> tuple[gpd.GeoSeries, pd.DataFrame] | None:
+    """The compounds' gates and which compound each belongs to (None without gates)."""
+    spec = profile.compounds.gates
+    if spec is None:
+        return None
+    with reporter.working(f"reading gates: {_source_name(spec.source)}"):
+        layer = _clip(load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
+    log.source("gates", profile, [spec.source])
+    return pipeline_supply.gate_links(profile, layer, compounds, reporter)
 
 
 def _clip(layer: gpd.GeoDataFrame, polygon: Any) -> gpd.GeoDataFrame:
@@ -294,6 +249,25 @@ def _clip(layer: gpd.GeoDataFrame, polygon: Any) -> gpd.GeoDataFrame:
     layer = layer.to_crs(settings.exchange_crs)
     inside = representative_points(layer).within(polygon)
     return layer[inside.to_numpy()]
+
+
+def _source_name(source: LayerSource) -> str:
+    """A layer source in a few words: its file name or its OpenStreetMap tags."""
+    if source.osm_tags is not None:
+        tags = "; ".join(
+            f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
+            for key, v in source.osm_tags.items()
+        )
+        return f"OpenStreetMap {tags}"
+    return Path(str(source.file)).name
+
+
+def _size_text(path: Path | None) -> str:
+    """'12.3 MB' for a file (its size tells how long reading it may take)."""
+    try:
+        return f"{Path(path).stat().st_size / 1e6:,.1f} MB"
+    except (OSError, TypeError):
+        return "size unknown"
 
 
 def _describe_source(profile: Profile, source: LayerSource) -> str:

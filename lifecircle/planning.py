@@ -28,16 +28,19 @@ from .analysis.candidates import (
     street_node_candidates,
 )
 from .analysis.result import RunResult
-from .analysis.scenarios import ScenarioComparison, apply_scenario, compare_runs
+from .analysis.scenarios import ScenarioComparison, compare_runs, scenario_changes
 from .analysis.siting import (
     SitingPlan,
     SolverOptions,
     best_sites,
+    check_recomputation,
     fewest_sites,
+    sites_as_facilities,
     siting_problem,
     sub_district_sites,
 )
 from .errors import DataError, LifecircleWarning
+from .evaluation import recompute
 from .profile import Profile
 from .sources import areas, tables
 from .sources.layers import load_layer
@@ -130,6 +133,28 @@ def site(
         share = target_share or settings_.target_share or result.profile.indicators.full_coverage_share
         plan = fewest_sites(problem, share, one_per_sub_district=per_district, options=options)
     plan.messages += notes
+    return verify_plan(plan)
+
+
+def verify_plan(plan: SitingPlan) -> SitingPlan:
+    """Recompute the run with the plan's sites added and check it against the model's claim.
+
+    Returns
+    -------
+    SitingPlan
+        ``plan`` with ``after`` set to the recomputed run.
+
+    Raises
+    ------
+    VerificationError
+        When the recomputation disagrees with the claim (a defect, reported loudly).
+    """
+    layer, snaps = sites_as_facilities(plan)
+    after = recompute(
+        plan.problem.result, facilities={plan.category: layer}, facility_snaps={plan.category: snaps}
+    )
+    check_recomputation(plan, after)
+    plan.after = after
     return plan
 
 
@@ -221,6 +246,10 @@ def compare(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
-        changed = apply_scenario(result, scenario, scenario_layers(scenario))
+        changes = scenario_changes(result, scenario, scenario_layers(scenario))
+    changed = recompute(
+        result, facilities=changes.facilities, facility_snaps=changes.facility_snaps,
+        compounds=changes.compounds, profile=changes.profile,
+    )
     changed.notes = [*changed.notes, *notes]
     return compare_runs(result, changed, scenario.name)

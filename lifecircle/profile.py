@@ -14,50 +14,32 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
-from .crs import canonical_crs
-from .errors import CRSError, ProfileError
+from ._profile_base import Label, _Strict
+from .errors import ProfileError
+from .profile_supply import (
+    ALL_RESIDENTS,
+    Capacity,
+    DemandGroup,
+    Geocode,
+    Registers,
+    checked_patterns,
+)
 
 _ENV_PATTERN = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 # A Path field collapses "pkgdata://x" to "pkgdata:/x": accept one or more slashes.
 _PKGDATA_PATTERN = re.compile(r"^pkgdata:/+(?P<package>[A-Za-z_][\w.]*)/(?P<file>.+)$")
 
 
-class _Strict(BaseModel):
-    # Unknown keys are typos until proven otherwise: reject them with the field's name.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("crs", check_fields=False)
-    @classmethod
-    def _known_crs(cls, value: str) -> str:
-        """Check declared coordinate systems when the profile is read, not mid-run."""
-        try:
-            canonical_crs(value)
-        except CRSError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-#: Base of every validated YAML model (profiles, scenarios): frozen, unknown keys are errors.
-StrictModel = _Strict
-
-
-class Label(_Strict):
-    """A bilingual label (中文 / English)."""
-
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-
 class LayerSource(_Strict):
     """Where a point or polygon layer comes from: OpenStreetMap tags and/or a table file.
 
-    Exactly one of ``osm_tags`` or ``file`` must be given.
+    Exactly one of ``osm_tags`` or ``file`` must be given. A file of addresses without
+    coordinates can be geocoded (``geocode``). In a facility register, ``label`` names the
+    source in the completeness audit and ``capacity_field``/``used_field`` hold each facility's
+    capacity (places, beds, m²) and the part of it in use.
     """
 
     osm_tags: dict[str, bool | str | list[str]] | None = None
@@ -70,11 +52,20 @@ class LayerSource(_Strict):
     name_field: str | None = None
     where: dict[str, str | list[str]] | None = None
     credit: str | None = None
+    label: str | None = None
+    capacity_field: str | None = None
+    used_field: str | None = None
+    geocode: Geocode | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerSource:
         if (self.osm_tags is None) == (self.file is None):
             raise ValueError("give exactly one of 'osm_tags' or 'file'")
+        if self.geocode is not None and (self.file is None or {"x", "y", "crs"} & self.model_fields_set):
+            raise ValueError(
+                "'geocode' reads addresses from a file: give 'file' without 'x', 'y' or 'crs' "
+                "(the geocoding service sets the coordinate system)"
+            )
         return self
 
 
@@ -122,6 +113,16 @@ class Category(_Strict):
     level: LifeCircleLevel | None = None
     required: bool = True
     source: LayerSource | list[LayerSource]
+    #: The residents this category serves (a key of the profile's ``demand_groups``).
+    demand_group: str = ALL_RESIDENTS
+    capacity: Capacity | None = None
+    #: Out-of-scope entries for this category (regular expressions, e.g. KTV for culture).
+    exclude_patterns: list[str] = []
+
+    @field_validator("exclude_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        return checked_patterns(value)
 
     @property
     def sources(self) -> list[LayerSource]:
@@ -175,13 +176,36 @@ class NetworkSource(_Strict):
         return self
 
 
+class Gates(_Strict):
+    """Gates (出入口) of gated compounds: where their residents' walks start.
+
+    A gate belongs to the compound named by its ``link_field`` (matched with the compound
+    layer's ``compound_field``), or, without ``link_field``, to every compound polygon within
+    ``max_distance_m`` of it (point compounds: the nearest within that distance). The compound's
+    walk is the shortest over its gates, each snapped like any point; ``interior_leg`` adds the
+    straight line from the compound's point to the gate.
+    """
+
+    source: LayerSource
+    link_field: str | None = None
+    compound_field: str = "name"
+    max_distance_m: float = Field(default=20.0, ge=0, le=500)
+    interior_leg: bool = False
+
+
 class Compounds(_Strict):
-    """Residential compounds (小区): points or polygons with optional population columns."""
+    """Residential compounds (小区): points or polygons with optional population columns.
+
+    Polygon compounds without gates start their walks at the point of the polygon nearest to
+    the street network (``boundary_access``), not at a point inside.
+    """
 
     source: LayerSource
     households_field: str | None = None
     population_field: str | None = None
     persons_per_household: float = Field(default=settings.persons_per_household, gt=0, le=10)
+    gates: Gates | None = None
+    boundary_access: bool = True
 
 
 class SubDistricts(_Strict):
@@ -212,6 +236,8 @@ class Population(_Strict):
     census_total: float | None = Field(default=None, gt=0)
     census_by_sub_district: dict[str, float] | None = None
     census_source: str | None = None
+    #: With census totals, scale the compounds' residents to them (apportioned by households).
+    scale_compounds: bool = True
 
     @model_validator(mode="after")
     def _inputs_given(self) -> Population:
@@ -231,6 +257,9 @@ class Indicators(_Strict):
     culture_per_100k_target: float = Field(default=15.5, ge=0)
     elderly_category: str | None = "elderly_care"
     shelter_category: str | None = "shelter"
+    #: The policy document these indicators and their targets come from (cited in reports);
+    #: without it the reports call them "profile target".
+    source: str | None = None
 
 
 class Siting(_Strict):
@@ -295,6 +324,8 @@ class Profile(_Strict):
     threshold_preset: Literal["gb50180", "shanghai"] = "gb50180"
     population: Population = Population()
     indicators: Indicators = Indicators()
+    demand_groups: dict[str, DemandGroup] = {}
+    registers: Registers = Registers()
     siting: Siting = Siting()
     sample: bool = False
     base_dir: Path = Path(".")
@@ -355,6 +386,7 @@ class Profile(_Strict):
                         f"indicators.{field_name} names category {key!r}, which the profile "
                         f"does not define; known: {sorted(self.categories)}"
                     )
+        self._check_demand_groups()
         known = set(self.categories) | {"complete"}
         for target in self.targets:
             if target.category not in known:
@@ -363,6 +395,22 @@ class Profile(_Strict):
                     f"define; known: {sorted(known)}"
                 )
         return self
+
+    def _check_demand_groups(self) -> None:
+        groups = set(self.demand_groups) | {ALL_RESIDENTS}
+        if ALL_RESIDENTS in self.demand_groups:
+            raise ValueError(f"demand group {ALL_RESIDENTS!r} is reserved for all residents")
+        for key, category in self.categories.items():
+            norm = category.capacity.norm if category.capacity else None
+            for where, group in (
+                ("demand_group", category.demand_group),
+                ("capacity.norm.population", norm.population if norm else None),
+            ):
+                if group is not None and group not in groups:
+                    raise ValueError(
+                        f"category {key!r}: {where} names {group!r}, which demand_groups does "
+                        f"not define; known: {sorted(groups)}"
+                    )
 
     @property
     def max_threshold_m(self) -> float:

@@ -29,9 +29,41 @@ SUB_DISTRICT = "sub_district"
 COMPLETE = "complete"
 #: Not a complete life circle, but every missing required category is a near miss.
 COMPLETE_NEAR_MISS = "complete_near_miss"
+#: Where the compound's walks start: ``gates``, ``boundary`` (nearest point of its polygon) or
+#: ``point`` (the compound's point, or a point inside its polygon).
+ACCESS_RULE = "access_rule"
+#: Number of gates linked to the compound (0 without gates).
+N_GATES = "n_gates"
+#: Residents before any scaling to census totals (households × persons per household, or the
+#: population field).
+POPULATION_ESTIMATE = "population_estimate"
+#: How ``population`` was obtained (values below).
+POPULATION_BASIS = "population_basis"
+
+# --- values of ``access_rule`` -----------------------------------------------------------------
+RULE_GATES = "gates"
+RULE_BOUNDARY = "boundary"
+RULE_POINT = "point"
+
+# --- values of ``population_basis`` ------------------------------------------------------------
+#: The compound layer's population field.
+BASIS_FIELD = "field"
+#: Households × persons per household: an estimate.
+BASIS_HOUSEHOLDS = "households_estimate"
+#: Census total apportioned by households.
+BASIS_CENSUS = "census_scaled"
+#: Not known.
+BASIS_UNKNOWN = "unknown"
 
 # --- the facility table ----------------------------------------------------------------------
 CATEGORY = "category"
+#: Label of the register (source) a facility was kept from.
+SOURCE = "source"
+#: Every register that lists the facility (``;``-separated labels) after merging duplicates.
+SOURCES = "sources"
+#: Capacity (places, beds, m²) and the part of it in use, from the layer's fields.
+CAPACITY = "capacity"
+CAPACITY_USED = "capacity_used"
 
 # --- values of ``access_status`` ---------------------------------------------------------------
 STATUS_OK = "ok"
@@ -81,6 +113,38 @@ def category_columns(category: str) -> CategoryColumns:
         nearest=f"{category}_nearest",
         near_miss=f"{category}_near_miss",
     )
+
+
+class SupplyColumns(NamedTuple):
+    """The compound-table columns of a category's supply-demand match (2SFCA)."""
+
+    supply: str
+    """Capacity within reach per person of the demand group (two-step floating catchment)."""
+    ratio: str
+    """``supply`` divided by the category's norm per person (1 = the norm is met)."""
+    enough: str
+    """The supply ratio reaches the norm (bool)."""
+
+
+def supply_columns(category: str) -> SupplyColumns:
+    """The compound-table columns of a category's supply and demand."""
+    return SupplyColumns(
+        supply=f"{category}_supply",
+        ratio=f"{category}_supply_ratio",
+        enough=f"{category}_enough_capacity",
+    )
+
+
+#: Key of the whole resident population among the demand groups.
+ALL_RESIDENTS = "all"
+
+
+def demand_column(group: str) -> str:
+    """The compound-table column holding the residents of a demand group.
+
+    ``all`` (every resident) is the ``population`` column itself.
+    """
+    return POPULATION if group == ALL_RESIDENTS else f"demand_{group}"
 
 
 def covered_column(category: str) -> str:

@@ -24,6 +24,18 @@ overpass_url: str = os.environ.get("LIFECIRCLE_OVERPASS_URL", "https://overpass-
 nominatim_url: str = os.environ.get(
     "LIFECIRCLE_NOMINATIM_URL", "https://nominatim.openstreetmap.org/"
 )
+#: Geocoding endpoints for official lists given as addresses (keys come from the environment:
+#: LIFECIRCLE_AMAP_KEY, LIFECIRCLE_BAIDU_KEY). AMap answers in GCJ-02, Baidu in BD-09.
+amap_geocode_url: str = os.environ.get(
+    "LIFECIRCLE_AMAP_GEOCODE_URL", "https://restapi.amap.com/v3/geocode/geo"
+)
+baidu_geocode_url: str = os.environ.get(
+    "LIFECIRCLE_BAIDU_GEOCODE_URL", "https://api.map.baidu.com/geocoding/v3/"
+)
+#: Seconds between two geocoding requests (the services limit requests per second).
+geocode_interval_s: float = 0.35
+#: Seconds to wait for one geocoding answer.
+geocode_timeout_s: float = 10.0
 #: Seconds to wait when probing whether OpenStreetMap services are reachable, before any
 #: long download: the user learns within seconds that they are offline.
 reachability_timeout_s: float = 3.0

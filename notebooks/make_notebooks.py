@@ -34,7 +34,7 @@ if SHARED_DATA is not None:
 import pandas as pd
 
 import lifecircle as lc
-from lifecircle.outputs import html, labels, static_map, web_map
+from lifecircle.outputs import static_map
 
 pd.set_option("display.max_colwidth", 160)
 pd.set_option("display.width", 200)'''
@@ -128,22 +128,17 @@ def coverage_notebook() -> nbformat.NotebookNode:
             metadata={"tags": ["by_sub_district"]},
         ),
         new_markdown_cell(
-            "## 5. Map (地图)\n\nGreen: covered, red: not covered, grey: not on the walking "
-            "network. Switch categories in the layer control; click a compound for its "
-            "distances. The background tiles need internet (use `tiles=False` offline)."
+            "## 5. Map (地图)\n\nGreen: covered, yellow: near miss (just beyond the threshold), "
+            "red: not covered, grey: not on the walking network. Choose the complete life "
+            "circle or one category in the layer list (top right), or click a row of the "
+            "coverage table; switch to *walking time, graded* to see how far beyond the "
+            "threshold each compound is; click a compound for its distances.\n\n"
+            "The map works without internet (it draws the streets itself). With internet, "
+            "`lc.coverage_map(result, tiles=\"osm\")` adds OpenStreetMap tiles "
+            "(`tiles=\"amap\"`: AMap/高德, with every layer shifted to GCJ-02 to match). "
+            "`fmap.save(\"map.html\")` writes the same self-contained page."
         ),
-        new_code_cell(
-            "fmap = web_map.coverage_map(\n"
-            "    result.compounds,\n"
-            "    result.facilities,\n"
-            "    result.study_area,\n"
-            "    result.profile,\n"
-            "    sub_districts=result.sub_districts,\n"
-            "    credits=result.credits,\n"
-            ")\n"
-            "fmap",
-            metadata={"tags": ["map"]},
-        ),
+        new_code_cell("fmap = lc.coverage_map(result)\nfmap", metadata={"tags": ["map"]}),
     ]
     return new_notebook(cells=cells, metadata=_metadata("01 coverage"))
 
@@ -205,19 +200,15 @@ def gaps_notebook() -> nbformat.NotebookNode:
             "gaps.uncovered_population(result)", metadata={"tags": ["uncovered_population"]}
         ),
         new_markdown_cell(
-            "## 4. Gap map (缺口地图)\n\nThe coverage map with the service areas as extra layers "
-            "(hidden at first: tick them in the layer control)."
+            "## 4. Gap map (缺口地图)\n\nThe map opens on what is missing: compounds beyond the "
+            "threshold, coloured by how far beyond (near miss, up to 1.5×, 1.5–2×, over 2× the "
+            "threshold), the walking service area of the chosen category and, where compounds "
+            "are polygons, residential land outside it. Covered compounds are small pale dots. "
+            "It works without internet."
         ),
         new_code_cell(
-            "fmap = web_map.coverage_map(\n"
-            "    result.compounds,\n"
-            "    result.facilities,\n"
-            "    result.study_area,\n"
-            "    result.profile,\n"
-            "    sub_districts=result.sub_districts,\n"
-            "    service_areas=service_areas,\n"
-            "    credits=result.credits,\n"
-            ")\n"
+            'fmap = lc.coverage_map(result, view="gaps", service_areas=service_areas, '
+            "gap_layers=layers)\n"
             "fmap",
             metadata={"tags": ["map"]},
         ),

@@ -38,3 +38,27 @@ def huangpu_result(shared_data):
     import lifecircle as lc
 
     return lc.run(lc.load_profile("huangpu"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def report_study(tmp_path_factory) -> Path:
+    """The hand-built report study of tests/_report_study.py (profile path)."""
+    from ._report_study import write_study
+
+    return write_study(tmp_path_factory.mktemp("report_study"))
+
+
+@pytest.fixture(scope="session")
+def report_result(report_study):
+    """One run of the hand-built report study, shared by the report tests."""
+    import lifecircle as lc
+
+    return lc.run(report_study, progress=False)
+
+
+@pytest.fixture(scope="session")
+def report_built(report_result):
+    """The indicator report of :func:`report_result`."""
+    import lifecircle as lc
+
+    return lc.indicator_report(report_result)

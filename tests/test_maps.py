@@ -1,465 +1,420 @@
-"""Tests of the interactive and static maps (lifecircle.outputs) on hand-built layers (no network, no real data needed)."""
+"""Interactive maps (lifecircle.outputs.web_map and helpers) on hand-built layers with known answers.
+
+No network and no real data: the browser tests (tests/test_browser.py) render real maps.
+"""
 
 from __future__ import annotations
 
+import html
 import json
 import re
-import warnings
 
 import folium
 import folium.plugins
 import geopandas as gpd
 import numpy as np
-import pandas as pd
+import prcoords
 import pytest
 import shapely
-from PIL import Image
 
-from lifecircle import settings
-from lifecircle.errors import DataError, LifecircleError, LifecircleWarning
+import lifecircle as lc
+from lifecircle import crs, settings
+from lifecircle.errors import DataError, LifecircleError, ProfileError
+from lifecircle.outputs import _packed, basemaps, map_context, web_map
 from lifecircle.outputs import html as html_out
-from lifecircle.outputs import labels, static_map, web_map
-from lifecircle.profile import Profile
+from lifecircle.sources import context as water_source
 
-UTM = "EPSG:32651"
-# Study area: a 4 km x 3 km rectangle in central Shanghai (UTM 51N metres).
-X0, Y0, WIDTH, HEIGHT = 353_000.0, 3_452_000.0, 4_000.0, 3_000.0
-
-
-def make_profile(*, sample: bool = False, name: str = "maptest") -> Profile:
-    """Two categories, shaped like the huangpu profile."""
-    source = {"file": "unused.csv", "x": "lon", "y": "lat"}
-    return Profile.model_validate(
-        {
-            "name": name,
-            "title": {"zh": "测试区15分钟生活圈", "en": "Test district 15-minute life circle"},
-            "study_area": {"place": "Test district"},
-            "walking_speed_kmh": 4.5,
-            "categories": {
-                "nursery": {
-                    "label": {"zh": "幼儿园", "en": "Kindergarten"},
-                    "threshold_m": 300,
-                    "threshold_source": "GB 50180-2018 Table 3.0.4 (5-minute life circle)",
-                    "source": source,
-                },
-                "culture": {
-                    "label": {"zh": "影剧院", "en": "Theatres & cinemas"},
-                    "threshold_m": 1000,
-                    "threshold_source": "GB 50180-2018 Table 3.0.4 (15-minute life circle)",
-                    "source": source,
-                },
-            },
-            "compounds": {"source": source, "households_field": "households"},
-            "sample": sample,
-        }
-    )
-
-
-def make_map_inputs(
-    n_points: int = 200,
-    n_polygons: int = 60,
-    seed: int = 7,
-    profile: Profile | None = None,
-    n_facilities: tuple[int, int] = (9, 3),
-) -> dict:
-    """Consistent hand-built layers: distances are 1.3 x straight-line distance to facilities.
-
-    Returns a dict with compounds, facilities, study_area, sub_districts, service_areas (all
-    EPSG:4326) and the profile.
-    """
-    profile = profile or make_profile()
-    rng = np.random.default_rng(seed)
-    study = shapely.box(X0, Y0, X0 + WIDTH, Y0 + HEIGHT)
-    n = n_points + n_polygons
-    xy = np.column_stack(
-        [rng.uniform(X0 + 50, X0 + WIDTH - 50, n), rng.uniform(Y0 + 50, Y0 + HEIGHT - 50, n)]
-    )
-    geoms = [shapely.Point(x, y) for x, y in xy[:n_points]] + [
-        shapely.box(x - 30, y - 25, x + 30, y + 25) for x, y in xy[n_points:]
-    ]
-    households = rng.integers(50, 2500, n).astype(float)
-    households[::17] = np.nan
-    access = np.array(["ok"] * n, dtype=object)
-    access[5::23] = "island"
-    access[11::29] = "beyond_snap_limit"
-    compounds = pd.DataFrame(
-        {
-            "compound_id": np.arange(1, n + 1),
-            "name": [f"小区{i}号 <Block & {i}>" for i in range(1, n + 1)],
-            "households": households,
-            "population": households * 2.32,
-            "snap_m": rng.uniform(0, 120, n).round(1),
-            "access_status": access,
-            "sub_district": np.where(xy[:, 0] < X0 + WIDTH / 2, "西街道", "东街道"),
-        }
-    )
-    facility_rows = []
-    areas = []
-    counts = dict(zip(("nursery", "culture"), n_facilities, strict=True))
-    on_net = access == "ok"
-    for key, count in counts.items():
-        fxy = np.column_stack(
-            [rng.uniform(X0, X0 + WIDTH, count), rng.uniform(Y0, Y0 + HEIGHT, count)]
-        )
-        names = [f"{key}-{i}" for i in range(count)]
-        threshold = profile.categories[key].threshold_m
-        dist = 1.3 * np.hypot(xy[:, None, 0] - fxy[None, :, 0], xy[:, None, 1] - fxy[None, :, 1])
-        nearest = dist.argmin(axis=1)
-        d_min = np.where(on_net, dist.min(axis=1), np.nan)
-        compounds[f"{key}_dist_m"] = d_min
-        compounds[f"{key}_min"] = d_min / profile.walking_speed_m_per_min
-        compounds[f"{key}_count"] = np.where(on_net, (dist <= threshold).sum(axis=1), 0)
-        compounds[f"{key}_covered"] = d_min <= threshold
-        compounds[f"{key}_nearest"] = np.where(on_net, np.array(names)[nearest], None)
-        for i, (fx, fy) in enumerate(fxy):
-            facility_rows.append(
-                {
-                    "category": key,
-                    "name": names[i],
-                    "snap_m": 10.0 * i,
-                    "access_status": "ok" if i % 4 else "island",
-                    "geometry": shapely.Point(fx, fy),
-                }
-            )
-        area = shapely.union_all([shapely.Point(fx, fy).buffer(threshold / 1.3) for fx, fy in fxy])
-        areas.append(
-            {
-                "category": key,
-                "threshold_m": threshold,
-                "area_km2": area.area / 1e6,
-                "geometry": area,
-            }
-        )
-    compounds["complete"] = compounds["nursery_covered"] & compounds["culture_covered"]
-    half = X0 + WIDTH / 2
-    return {
-        "compounds": gpd.GeoDataFrame(compounds, geometry=geoms, crs=UTM).to_crs(4326),
-        "facilities": gpd.GeoDataFrame(facility_rows, crs=UTM).to_crs(4326),
-        "study_area": gpd.GeoDataFrame({"name": ["测试区"]}, geometry=[study], crs=UTM).to_crs(
-            4326
-        ),
-        "sub_districts": gpd.GeoDataFrame(
-            {"name": ["西街道", "东街道"]},
-            geometry=[
-                shapely.box(X0, Y0, half, Y0 + HEIGHT),
-                shapely.box(half, Y0, X0 + WIDTH, Y0 + HEIGHT),
-            ],
-            crs=UTM,
-        ).to_crs(4326),
-        "service_areas": gpd.GeoDataFrame(areas, crs=UTM).to_crs(4326),
-        "profile": profile,
-    }
-
-
-def build_map(inputs: dict, **kwargs) -> folium.Map:
-    return web_map.coverage_map(
-        inputs["compounds"],
-        inputs["facilities"],
-        inputs["study_area"],
-        inputs["profile"],
-        sub_districts=inputs["sub_districts"],
-        service_areas=inputs["service_areas"],
-        **kwargs,
-    )
-
-
-def embedded_compounds(html: str) -> tuple[dict, dict]:
-    """The compound GeoJSON and metadata embedded in a rendered map."""
-    match = re.search(r"lcCompounds\((\{\"type\":\"FeatureCollection\".*?\}), (\{.*?\})\);\n", html, re.S)
-    assert match, "compound data not found in the HTML"
-    return json.loads(match.group(1)), json.loads(match.group(2))
+from ._handbuilt import write_osm, write_osm_with_features
+from ._map_inputs import (
+    FAR_ID,
+    NEAR_MISS_ID,
+    build_map,
+    embedded_compounds,
+    grid_network,
+    make_map_inputs,
+    make_profile,
+    ui_config,
+)
 
 
 @pytest.fixture(scope="module")
 def inputs() -> dict:
-    return make_map_inputs()
+    made = make_map_inputs()
+    made["network"] = grid_network()
+    made["context"] = map_context.map_context(made["network"])
+    return made
 
 
 @pytest.fixture(scope="module")
-def offline_html(inputs, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("maps") / "offline.html"
-    html_out.save_map(build_map(inputs, tiles=False), path, self_contained=True)
-    return path.read_text(encoding="utf-8")
+def offline_html(inputs) -> str:
+    return html_out.render_html(build_map(inputs))
 
 
-def test_one_layer_per_category_in_the_folium_object(inputs):
-    fmap = build_map(inputs)
-    names = [
-        child.layer_name
-        for child in fmap._children.values()
-        if isinstance(child, folium.map.Layer) and child.control
+@pytest.fixture(scope="module")
+def gaps_html(inputs) -> str:
+    return html_out.render_html(build_map(inputs, view="gaps"))
+
+
+def control_names(page: str) -> tuple[list[str], list[str]]:
+    """Base-layer (radio) and overlay (checkbox) names of the layer control, as shown."""
+    found = []
+    for part in ("base_layers", "overlays"):
+        block = re.search(part + r"\s*:\s*\{(.*?)\n\s*\},", page, re.S).group(1)
+        names = re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block, re.M)
+        found.append([html.unescape(json.loads(n)) for n in names])
+    return found[0], found[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Layers and views
+# --------------------------------------------------------------------------------------------
+
+
+def test_compound_views_are_exclusive_choices(offline_html, inputs):
+    bases, overlays = control_names(offline_html)
+    # One radio choice per category and the complete life circle (listed first).
+    assert bases == [
+        "完整生活圈 / Complete life circle",
+        "幼儿园 / Kindergarten (300 m ≈ 4 min)",
+        "影剧院 / Theatres & cinemas (1000 m ≈ 13.3 min)",
     ]
-    for category in inputs["profile"].categories.values():
-        label = f"{category.label.zh} / {category.label.en}"
-        assert sum(name.startswith(label) for name in names) == 3  # compounds, facilities, area
-        assert any("小区覆盖 / compounds" in n and n.startswith(label) for n in names)
-    assert "完整生活圈 / Complete life circle" in names
-    assert "街道 / Sub-districts" in names
-    # Facility layers state their size.
-    assert f"幼儿园 / Kindergarten — 设施 / facilities ({9})" in names
+    assert overlays == [
+        "道路 / Streets (walking network)",
+        "街道/镇 / Sub-districts",
+        "步行服务范围（随所选类别） / walking service area (of the chosen category)",
+        "幼儿园 / Kindergarten — 设施 / facilities (9)",
+        "影剧院 / Theatres & cinemas — 设施 / facilities (3)",
+    ]
+    # The coverage map opens on the complete life circle, coloured by coverage status.
+    _, meta = embedded_compounds(offline_html)
+    assert meta["mode"] == "status" and not meta["gaps"]
+    assert ui_config(offline_html)["view"] == 2
 
 
-def overlay_names(html: str) -> list[str]:
-    """Overlay names of the layer control, in order (folium writes them as JSON strings)."""
-    block = re.search(r"overlays\s*:\s*\{(.*?)\n\s*\},", html, re.S)
-    assert block, "layer control not found"
-    return [json.loads(m) for m in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block.group(1), re.M)]
+def test_gap_map_opens_on_the_gaps(gaps_html):
+    _, meta = embedded_compounds(gaps_html)
+    assert meta["mode"] == "graded" and meta["gaps"]
+    config = ui_config(gaps_html)
+    assert "缺口地图 / Gap map" in config["head"]
+    assert 'value="graded" checked' in config["modes"]
+    # The service area follows the chosen view and is on from the start.
+    follow = re.search(r"lcFollow\((feature_group_\w+)", gaps_html).group(1)
+    assert f"{follow}.addTo(map_" in gaps_html
 
 
-def test_layer_control_lists_categories_in_html(offline_html, inputs):
-    names = overlay_names(offline_html)
-    assert names[0] == "完整生活圈 / Complete life circle"
-    for key, category in inputs["profile"].categories.items():
-        label = f"{category.label.zh} / {category.label.en}"
-        n_facilities = int((inputs["facilities"]["category"] == key).sum())
-        area_km2 = inputs["service_areas"].set_index("category").loc[key, "area_km2"]
-        assert [n for n in names if n.startswith(label)] == [
-            f"{label} — 小区覆盖 / compounds ({category.threshold_m:g} m)",
-            f"{label} — 设施 / facilities ({n_facilities})",
-            f"{label} — 步行服务范围 / walking service area ({category.threshold_m:g} m, "
-            f"{area_km2:.2f} km²)",
-        ]
-    assert names[-1] == "街道 / Sub-districts"
-
-
-def test_embedded_statuses_match_the_compound_columns(offline_html, inputs):
+def test_graded_classes_tell_a_near_miss_from_a_far_miss(offline_html, inputs):
     data, meta = embedded_compounds(offline_html)
-    frame = inputs["compounds"]
-    assert len(data["features"]) == len(frame)
-    by_id = {f["properties"]["i"]: f for f in data["features"]}
-    for row in frame.itertuples():
-        props = by_id[row.compound_id]["properties"]
-        status = props["s"]
-        if row.access_status != "ok":
-            assert status == "xxx"
-            assert props["c"][0][0] is None
-            continue
-        assert status[0] == ("1" if row.nursery_covered else "0")
-        assert status[1] == ("1" if row.culture_covered else "0")
-        assert status[2] == ("1" if row.complete else "0")
-        assert props["c"][1][0] == round(row.culture_dist_m)
-        assert props["c"][0][2] == row.nursery_count
-        assert props["c"][0][3] == row.nursery_nearest
-        assert 3 <= props["r"] <= 10
-    # Both outcomes occur, so colours are really tested, and NaN households became null.
-    statuses = "".join(f["properties"]["s"] for f in data["features"])
-    assert {"0", "1", "x"} <= set(statuses)
-    assert any(f["properties"]["h"] is None for f in data["features"])
-    assert meta["categories"][0].startswith("幼儿园 / Kindergarten (300 m)")
-    # Coordinates are rounded to 6 decimals.
-    first = next(f for f in data["features"] if f["geometry"]["type"] == "Point")
-    assert all(len(str(c).split(".")[1]) <= 6 for c in first["geometry"]["coordinates"])
+    frame = inputs["compounds"].set_index("compound_id")
+    profile = inputs["profile"]
+    for feature in data["features"]:
+        props = feature["properties"]
+        row = frame.loc[props["i"]]
+        for position, (key, category) in enumerate(profile.categories.items()):
+            distance, limit = row[f"{key}_dist_m"], category.threshold_m
+            if row["access_status"] != "ok":
+                expected = "x"
+            elif np.isnan(distance):
+                expected = "u"
+            elif distance <= limit:
+                expected = "1"
+            elif distance <= 1.1 * limit:
+                expected = "n"
+            else:
+                expected = "a" if distance <= 1.5 * limit else "b" if distance <= 2 * limit else "c"
+            assert props["s"][position] == expected, (props["i"], key)
+        missing = sum(not row[f"{k}_covered"] for k in profile.categories)
+        complete = ("x" if row["access_status"] != "ok" else "1" if row["complete"]
+                    else "n" if row["complete_near_miss"] else "m" if missing == 1 else "M")
+        assert props["s"][-1] == complete
+    by_id = {f["properties"]["i"]: f["properties"]["s"] for f in data["features"]}
+    assert by_id[NEAR_MISS_ID][0] == "n" and by_id[FAR_ID][0] == "c"
+    # Each class has its own colour and a legend row that gives its walking minutes.
+    graded = {row["codes"]: row for row in meta["views"][0]["graded"]}
+    assert graded["n"]["colour"] != graded["c"]["colour"]
+    assert graded["n"]["label"].endswith(": 300–330 m, 4–4.4 min")
+    assert graded["c"]["label"].endswith(": > 600 m, > 8 min")
+    status = {row["label"]: row["codes"] for row in meta["views"][0]["status"]}
+    assert status["未覆盖 / not covered"] == "abcu" and status["临界 / near miss"] == "n"
 
 
-def test_names_are_escaped_in_the_html(offline_html):
-    # Names contain "<Block & n>": they must not appear as raw markup anywhere.
-    assert "<Block" not in offline_html
-    assert "\\u003cBlock \\u0026" in offline_html
+def test_coverage_percentages_come_from_the_coverage_table(offline_html, inputs):
+    head = ui_config(offline_html)["head"]
+    table = inputs["coverage"].set_index(["area", "category"])
+    for key in ("complete", "nursery", "culture"):
+        row = table.loc[("(all)", key)]
+        expected = (f"<td>{100 * row['population_share']:.1f}%</td>"
+                    f"<td>{100 * row['compound_share']:.1f}%</td><td>{int(row['n_near_miss']):,}")
+        assert expected in head, key
+    # The complete life circle is the first row and opens highlighted (view 2).
+    assert head.index('data-view="2"') < head.index('data-view="0"')
 
 
-def test_legend_is_bilingual_with_thresholds_and_credits(inputs):
-    credits = [settings.osm_attribution, "AMap POI (test use only)"]
-    html = build_map(inputs, credits=credits, tiles=False).get_root().render()
-    for text in (
-        "小区已覆盖 / compound covered",
-        "小区未覆盖 / compound not covered",
-        "步行阈值 / Walking thresholds",
-        "幼儿园 / Kindergarten: 300 m ≈ 4 min",
-        "影剧院 / Theatres &amp; cinemas: 1000 m ≈ 13.3 min",
-        "4.5 km/h",
-        "© OpenStreetMap contributors (ODbL)",
-        "AMap POI (test use only)",
-        "Background map omitted",
-    ):
-        assert text in html, text
-    assert labels.COVERED_COLOUR in html and labels.UNCOVERED_COLOUR in html
+def test_sub_districts_carry_their_own_coverage(offline_html, inputs):
+    props = re.search(r"lcAreas\(\{[^)]*?\}, (\[\{\"tip\".*?\]), \{", offline_html, re.S)
+    rows = {p["tip"]: p["popup"] for p in json.loads(props.group(1))}
+    table = inputs["coverage"].set_index(["area", "category"])
+    assert set(rows) == {"西街道", "东街道"}
+    for name, popup in rows.items():
+        shares = {label: (pop, comp) for label, pop, comp in popup}
+        expected = table.loc[(name, "nursery")]
+        assert shares["幼儿园 / Kindergarten"] == (
+            round(expected["population_share"], 4), round(expected["compound_share"], 4)
+        )
 
 
-def test_osm_credit_added_when_missing(inputs):
-    html = build_map(inputs, credits=["AMap POI (test use only)"]).get_root().render()
-    assert settings.osm_attribution in html
-    assert "Background map omitted" not in html  # tiles are on
+def test_streets_are_drawn_from_the_network(offline_html, inputs):
+    streets = inputs["context"].streets
+    assert streets.n_shown == streets.n_total == len(inputs["network"].edges)
+    assert json.dumps(streets.packed["p"])[1:-1] in offline_html
+    lines = decode_lines(streets.packed)
+    assert len(lines) == len(inputs["network"].edges)
+    # The first street, decoded, lies on the network's first edge (1e-5 degrees ≈ 1 m).
+    edge = inputs["network"].edges.to_crs(4326).geometry.iloc[0]
+    assert shapely.Point(lines[0][0][::-1]).distance(edge) < 2e-5
 
 
-def test_sample_profile_says_so_in_the_title(inputs, tmp_path):
-    sample_inputs = dict(inputs, profile=make_profile(sample=True))
-    path = html_out.save_map(build_map(sample_inputs), tmp_path / "sample.html")
-    html = path.read_text(encoding="utf-8")
-    title = re.search(r"<title>(.*?)</title>", html).group(1)
-    assert "SAMPLE DATA" in title and "示例数据" in title
-    assert html.count("示例数据 / SAMPLE DATA") >= 3  # <title>, title bar, legend
-    normal = build_map(inputs).get_root().render()
-    assert "SAMPLE DATA" not in normal
+# --------------------------------------------------------------------------------------------
+# Escaping and templates
+# --------------------------------------------------------------------------------------------
 
 
-def test_self_contained_html_has_no_external_urls(offline_html, inputs, tmp_path):
-    assert html_out.external_urls(offline_html) == []
-    assert "Leaflet 1.9.4" in offline_html
-    assert "tile.openstreetmap.org" not in offline_html
-    assert "sourceMappingURL" not in offline_html
-    assert "Background map omitted" in offline_html
-    # A normal map does load Leaflet and tiles from the internet: the check can fail.
-    online = html_out.save_map(build_map(inputs), tmp_path / "online.html").read_text("utf-8")
-    urls = html_out.external_urls(online)
-    assert any("leaflet" in u and u.endswith(".js") for u in urls)
-    assert any("tile.openstreetmap.org" in u for u in urls)
-    # Saving the same tiled map self-contained drops the tiles and says so, without warnings
-    # (nothing in it needs jQuery), and the map object itself keeps its tiles.
-    fmap = build_map(inputs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        offline = html_out.save_map(fmap, tmp_path / "o.html", self_contained=True)
-    text = offline.read_text("utf-8")
-    assert html_out.external_urls(text) == [] and "Background map omitted" in text
-    again = html_out.save_map(fmap, tmp_path / "again.html").read_text("utf-8")
-    assert "tile.openstreetmap.org" in again and "Background map omitted" not in again
-    assert again == online
-
-
-def test_external_urls_finds_each_kind():
-    page = (
-        '<link rel="stylesheet" href="https://cdn.example/a.css"/>'
-        "<script src='//cdn.example/b.js'></script><img src=http://x.example/c.png>"
-        "<style>.x{background:url(https://x.example/d.png)} .y{background:url(data:image/png;base64,AA)}</style>"
-        '<a href="https://openstreetmap.org/copyright">OSM</a><script src="local.js"></script>'
-        '<script>L.tileLayer("https://tile.example/{z}/{x}/{y}.png").addTo(m)</script>'
+def test_names_and_labels_are_escaped(inputs):
+    profile = make_profile()
+    label = profile.categories["nursery"].label.model_copy(update={"en": "K <b>{{7*7}}</b>"})
+    category = profile.categories["nursery"].model_copy(update={"label": label})
+    profile = profile.model_copy(
+        update={"categories": {**profile.categories, "nursery": category},
+                "title": profile.title.model_copy(update={"en": "</title><i>{{ 6*7 }}"})}
     )
-    assert html_out.external_urls(page) == [
-        "https://cdn.example/a.css",
-        "//cdn.example/b.js",
-        "http://x.example/c.png",
-        "https://x.example/d.png",
-        "https://tile.example/{z}/{x}/{y}.png",
-    ]
+    compounds = inputs["compounds"].copy()
+    compounds.loc[0, "name"] = "{{ 7*7 }}<script>x</script>"
+    page = html_out.render_html(build_map(inputs, profile=profile, compounds=compounds))
+    assert "<Block" not in page and "\\u003cBlock \\u0026" in page  # names hold "<Block & n>"
+    assert "<b>{{7*7}}</b>" not in page and "<script>x" not in page
+    bases, _ = control_names(page)
+    assert "幼儿园 / K <b>{{7*7}}</b> (300 m ≈ 4 min)" in bases  # shown as text
+    assert "<title>测试区15分钟生活圈 / &lt;/title&gt;&lt;i&gt;{{ 6*7 }}" in page
+    # Never evaluated as a template while the map was written.
+    data, _ = embedded_compounds(page)
+    assert data["features"][0]["properties"]["n"] == "{{ 7*7 }}<script>x</script>"
+    assert "42" not in re.search(r"<title>.*?</title>", page).group(0)
+
+
+def test_same_inputs_give_the_same_html(inputs):
+    first = html_out.render_html(build_map(inputs))
+    assert html_out.render_html(build_map(inputs)) == first
+
+
+def test_missing_columns_are_reported(inputs):
+    compounds = inputs["compounds"].drop(columns=["culture_near_miss"])
+    with pytest.raises(DataError, match="culture_near_miss"):
+        build_map(inputs, compounds=compounds)
+
+
+def test_unknown_view_is_refused(inputs):
+    with pytest.raises(DataError, match="view must be one of"):
+        build_map(inputs, view="heatmap")
+
+
+# --------------------------------------------------------------------------------------------
+# Offline, online, GCJ-02
+# --------------------------------------------------------------------------------------------
+
+
+def test_maps_are_self_contained_and_online_maps_load_only_tiles(offline_html, inputs):
+    assert html_out.external_urls(offline_html) == []
+    assert "Leaflet 1.9.4" in offline_html and "sourceMappingURL" not in offline_html
+    assert ui_config(offline_html)["offline"] is True
+    online = html_out.render_html(build_map(inputs, tiles="osm"), self_contained=False)
+    assert html_out.external_urls(online) == ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
+    assert ui_config(online)["offline"] is False
+    # Saved self-contained, the same map drops its tiles and says so.
+    dropped = html_out.render_html(build_map(inputs, tiles="osm"))
+    assert html_out.external_urls(dropped) == [] and ui_config(dropped)["offline"] is True
+
+
+def test_gcj02_basemap_shifts_every_layer(inputs):
+    page = html_out.render_html(build_map(inputs, tiles="amap"), self_contained=False)
+    assert any("autonavi" in url for url in html_out.external_urls(page))
+    assert "GCJ-02" in ui_config(page)["legend"]
+    data, _ = embedded_compounds(page)
+    compounds = inputs["compounds"].to_crs(4326)
+    point = next(f for f in data["features"] if f["geometry"]["type"] == "Point")
+    source = compounds.set_index("compound_id").geometry[point["properties"]["i"]]
+    lat, lon = prcoords.wgs_gcj((source.y, source.x), False)
+    assert point["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=2e-6)
+    # The GCJ-02 offset in Shanghai is several hundred metres.
+    offset = shapely.Point(lon, lat).distance(source) * 111_000
+    assert 300 < offset < 700
+    # Streets are shifted too: a GCJ-02 street vertex sits on the shifted network edge.
+    shifted = map_context.map_context(inputs["network"], gcj02=True).streets
+    edge = inputs["network"].edges.to_crs(4326).geometry.iloc[0]
+    vertex = shapely.Point(decode_lines(shifted.packed)[0][0][::-1])
+    assert vertex.distance(crs.wgs84_to_gcj02([edge])[0]) < 2e-5
+    assert vertex.distance(edge) * 111_000 > 300
+
+
+def test_basemap_names():
+    assert basemaps.resolve_basemap(None) is None and basemaps.resolve_basemap(False) is None
+    assert basemaps.resolve_basemap(True) is basemaps.OSM
+    assert basemaps.resolve_basemap("AMap").gcj02
+    with pytest.raises(ProfileError, match="key"):
+        basemaps.tianditu("")
+    assert "tk=abc" in basemaps.tianditu("abc").url and not basemaps.tianditu("abc").gcj02
+    with pytest.raises(ProfileError, match="unknown basemap"):
+        basemaps.resolve_basemap("bing")
+
+
+def test_inline_map_displays_without_internet(inputs, tmp_path):
+    fmap = build_map(inputs)
+    shown = fmap._repr_html_()
+    assert shown.startswith("<iframe srcdoc=")
+    page = html.unescape(re.search(r'srcdoc="([^"]*)"', shown).group(1))
+    assert "lcCompounds(" in page and html_out.external_urls(page) == []
+    assert "<script" not in shown  # the page is escaped into the attribute
+    fmap.save(tmp_path / "saved.html")
+    assert (tmp_path / "saved.html").read_text(encoding="utf-8") == page
 
 
 def test_self_contained_refuses_plugins_that_need_the_internet(inputs, tmp_path):
-    fmap = build_map(inputs, tiles=False)
+    fmap = build_map(inputs)
     folium.plugins.Fullscreen().add_to(fmap)  # loads its script from a CDN
     target = tmp_path / "plugin.html"
     with pytest.raises(LifecircleError, match="cannot be self-contained"):
-        html_out.save_map(fmap, target, self_contained=True)
+        html_out.save_map(fmap, target)
     assert not target.exists()
-
-
-def test_same_inputs_give_the_same_html(inputs, tmp_path):
-    first = build_map(inputs).get_root().render()
-    second = build_map(inputs).get_root().render()
-    assert first == second
-    a = html_out.save_map(build_map(inputs), tmp_path / "a.html", self_contained=True)
-    b = html_out.save_map(build_map(inputs), tmp_path / "b.html", self_contained=True)
-    assert a.read_bytes() == b.read_bytes()
-
-
-def test_missing_flags_count_as_not_covered(inputs):
-    compounds = inputs["compounds"].copy()
-    ok = compounds.index[compounds["access_status"] == "ok"][:3]
-    compounds["nursery_covered"] = compounds["nursery_covered"].astype(object)
-    compounds.loc[ok, "nursery_covered"] = [np.nan, None, pd.NA]
-    html = (
-        web_map.coverage_map(
-            compounds, inputs["facilities"], inputs["study_area"], inputs["profile"], tiles=False
-        )
-        .get_root()
-        .render()
-    )
-    data, _ = embedded_compounds(html)
-    by_id = {f["properties"]["i"]: f["properties"]["s"] for f in data["features"]}
-    for compound_id in compounds.loc[ok, "compound_id"]:
-        assert by_id[compound_id][0] == "0"
 
 
 def test_save_map_is_atomic(inputs, tmp_path, monkeypatch):
     target = tmp_path / "map.html"
     target.write_text("previous map", encoding="utf-8")
-    fmap = build_map(inputs, tiles=False)
+    fmap = build_map(inputs)
 
     def broken_render(self, **kwargs):
         raise RuntimeError("render failed")
 
     monkeypatch.setattr(folium.Figure, "render", broken_render)
     with pytest.raises(RuntimeError, match="render failed"):
-        html_out.save_map(fmap, target, self_contained=True)
-    assert target.read_text(encoding="utf-8") == "previous map"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
-    monkeypatch.undo()
-
-    # A failure while writing (not rendering) also leaves the old file and no temp file.
-    def broken_write(self, *args, **kwargs):
-        super(type(self), self).write_text("half a ma", encoding="utf-8")  # noqa: UP008
-        raise OSError("disk full")
-
-    monkeypatch.setattr(type(target), "write_text", broken_write)
-    with pytest.raises(OSError, match="disk full"):
         html_out.save_map(fmap, target)
-    monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "previous map"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
-
-    # And a successful save replaces it with a full HTML document.
+    monkeypatch.undo()
     html_out.save_map(fmap, target)
     assert target.read_text(encoding="utf-8").rstrip().endswith("</html>")
 
 
-def test_missing_columns_are_reported(inputs):
-    compounds = inputs["compounds"].drop(columns=["culture_nearest"])
-    with pytest.raises(DataError, match="culture_nearest"):
-        web_map.coverage_map(compounds, inputs["facilities"], inputs["study_area"], inputs["profile"])
+def test_sample_profile_says_so_in_the_title(inputs):
+    page = html_out.render_html(build_map(inputs, profile=make_profile(sample=True)))
+    assert "示例数据 / SAMPLE DATA" in re.search(r"<title>(.*?)</title>", page).group(1)
+    assert "示例数据 / SAMPLE DATA" in ui_config(page)["head"]
+    assert "SAMPLE DATA" not in html_out.render_html(build_map(inputs))
 
 
-def _colour_pixels(png, colour: str, tolerance: int = 40) -> int:
-    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
-    target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
-    return int((np.abs(rgb - target).max(axis=2) <= tolerance).sum())
+def test_legend_is_bilingual_with_thresholds_and_credits(inputs):
+    credits = [settings.osm_attribution, "AMap POI (test <use> only)"]
+    legend = ui_config(html_out.render_html(build_map(inputs, credits=credits)))["legend"]
+    for text in (
+        "幼儿园 / Kindergarten (9): 300 m ≈ 4 min",
+        "影剧院 / Theatres &amp; cinemas (3): 1000 m ≈ 13.3 min",
+        "4.5 km/h",
+        "道路（步行路网）/ streets (walking network)",
+        "© OpenStreetMap contributors (ODbL)",
+        "AMap POI (test &lt;use&gt; only)",
+        "no background tiles (offline file)",
+    ):
+        assert text in legend, text
+    no_osm = ui_config(html_out.render_html(build_map(inputs, credits=["AMap"])))["legend"]
+    assert settings.osm_attribution in no_osm
 
 
-@pytest.mark.parametrize("category", ["nursery", None])
-def test_static_map_writes_a_png(inputs, tmp_path, category):
-    path = static_map.static_map(
-        inputs["compounds"],
-        inputs["study_area"],
-        inputs["profile"],
-        category,
-        tmp_path / "static.png",
-        service_areas=inputs["service_areas"],
-        sub_districts=inputs["sub_districts"],
-    )
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert 30_000 < path.stat().st_size < 3_000_000
-    width, height = Image.open(path).size
-    assert width >= 1000 and height >= 1000
-    # Compounds are drawn in both coverage colours.
-    assert _colour_pixels(path, labels.COVERED_COLOUR) > 200
-    assert _colour_pixels(path, labels.UNCOVERED_COLOUR) > 200
-    assert [p.name for p in tmp_path.iterdir()] == ["static.png"]
+# --------------------------------------------------------------------------------------------
+# Context: packing, size budgets, water
+# --------------------------------------------------------------------------------------------
 
 
-def test_static_map_without_cjk_font_warns_and_uses_english(inputs, tmp_path, monkeypatch):
-    monkeypatch.setattr(static_map, "_cjk_font", lambda: None)
-    monkeypatch.setattr(static_map, "_cjk_warned", False)
-    with pytest.warns(LifecircleWarning, match="English-only"):
-        static_map.static_map(
-            inputs["compounds"],
-            inputs["study_area"],
-            inputs["profile"],
-            "culture",
-            tmp_path / "a.png",
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", LifecircleWarning)  # warned once only
-        static_map.static_map(
-            inputs["compounds"], inputs["study_area"], inputs["profile"], None, tmp_path / "b.png"
-        )
-    assert (tmp_path / "b.png").stat().st_size > 10_000
+def decode_numbers(text: str, signed: bool) -> list[int]:
+    """Independent decoder of the encoded-polyline alphabet."""
+    out, value, shift = [], 0, 0
+    for char in text:
+        chunk = ord(char) - 63
+        value |= (chunk & 31) << shift
+        shift += 5
+        if chunk < 0x20:
+            out.append((value >> 1) ^ -(value & 1) if signed else value)
+            value, shift = 0, 0
+    return out
 
 
-def test_static_map_rejects_unknown_category(inputs, tmp_path):
-    with pytest.raises(DataError, match="playground"):
-        static_map.static_map(
-            inputs["compounds"],
-            inputs["study_area"],
-            inputs["profile"],
-            "playground",
-            tmp_path / "x.png",
-        )
-    assert not (tmp_path / "x.png").exists()
+def decode_lines(packed: dict) -> list[list[tuple[float, float]]]:
+    deltas, counts = decode_numbers(packed["p"], True), decode_numbers(packed["n"], False)
+    positions = np.cumsum(np.array(deltas).reshape(-1, 2), axis=0) / 1e5
+    out, start = [], 0
+    for count in counts:
+        out.append([tuple(p) for p in positions[start : start + count]])
+        start += count
+    return out
+
+
+def test_packing_matches_the_encoded_polyline_format():
+    # Google's documented example: (38.5, -120.2), (40.7, -120.95), (43.252, -126.453).
+    line = shapely.LineString([(-120.2, 38.5), (-120.95, 40.7), (-126.453, 43.252)])
+    assert _packed.pack_lines([line])["p"] == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    multi = shapely.MultiLineString([[(121.4, 31.2), (121.5, 31.25)], [(121.0, 31.0), (121.1, 31.1)]])
+    assert decode_lines(_packed.pack_lines([multi, None])) == [
+        [(31.2, 121.4), (31.25, 121.5)], [(31.0, 121.0), (31.1, 121.1)]
+    ]
+    square = shapely.box(121.4, 31.2, 121.41, 31.21).difference(shapely.box(121.403, 31.203, 121.406, 31.206))
+    packed = _packed.pack_polygons([square, None, shapely.MultiPolygon([square, square])])
+    assert decode_numbers(packed["f"], False) == [1, 0, 2]  # polygons per feature
+    assert decode_numbers(packed["k"], False) == [2, 2, 2]  # rings per polygon (shell, hole)
+    assert decode_numbers(packed["n"], False) == [4] * 6  # closing vertex dropped
+
+
+def test_street_budget_keeps_major_streets_and_says_so(inputs):
+    network = inputs["network"]
+    full = map_context.street_layer(network)
+    budget = full.size // 3
+    reduced = map_context.street_layer(network, budget=budget)
+    assert reduced.size <= budget and reduced.reduced
+    assert reduced.tolerance_m == map_context.TOLERANCES_M[-1]
+    ranks = map_context.edge_ranks(network)
+    # Every primary street is kept before any residential one (the grid's majors fit the budget).
+    kept = decode_lines(reduced.packed)
+    majors = network.edges.to_crs(4326).geometry[ranks <= 1]
+    assert reduced.n_shown >= len(majors)
+    drawn = shapely.MultiLineString([[p[::-1] for p in line] for line in kept])
+    assert all(drawn.buffer(3e-5).contains(edge) for edge in majors)
+    context = map_context.MapContext(streets=reduced, water=None)
+    legend = ui_config(html_out.render_html(build_map(inputs, context=context)))["legend"]
+    assert f"streets simplified: {reduced.n_shown:,} of {reduced.n_total:,} segments" in legend
+
+
+def test_polygon_budget_drops_small_holes(inputs):
+    holes = [shapely.box(x, 0, x + 20, 20).exterior.coords for x in range(0, 4000, 40)]
+    block = shapely.Polygon(shapely.box(-100, -100, 4100, 200).exterior.coords, holes)
+    series = gpd.GeoSeries([shapely.affinity.translate(block, 353_000, 3_452_000)], crs="EPSG:32651")
+    full = map_context.polygon_layer(series, "EPSG:32651", budget=10**9)
+    small = map_context.polygon_layer(series, "EPSG:32651", budget=full.size // 5)
+    assert small.size <= full.size // 5 and small.n_shown < small.n_total
+
+
+def test_water_is_read_from_the_osm_file_and_drawn(tmp_path, inputs):
+    streets = [[(0.0, 0.0), (500.0, 0.0)]]
+    lake = [(100.0, 50.0), (300.0, 50.0), (300.0, 200.0), (100.0, 200.0)]
+    with_water = write_osm_with_features(tmp_path / "water.osm", streets, [],
+                                         [(lake, {"natural": "water", "name": "湖"})])
+    area = shapely.box(121.0, 30.0, 122.0, 32.0)
+    water = water_source.water_features(area, osm_file=with_water)
+    assert len(water) == 1 and water.geom_type.iloc[0] == "Polygon"
+    assert water.to_crs("EPSG:32651").area.iloc[0] == pytest.approx(200 * 150, rel=0.01)
+    # A file without water is skipped without parsing it; so is a run with no OSM source.
+    assert water_source.water_features(area, osm_file=write_osm(tmp_path / "dry.osm", streets)) is None
+    assert water_source.water_features(area) is None
+    context = map_context.map_context(inputs["network"], water)
+    page = html_out.render_html(build_map(inputs, context=context))
+    assert "水系 / Water" in control_names(page)[1]
+    assert "水系 / water" in ui_config(page)["legend"]
+
+
+def test_notebook_entry_point_is_exported():
+    assert lc.coverage_map is web_map.coverage_map

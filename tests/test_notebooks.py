@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import sys
 
 import nbformat
@@ -64,6 +66,28 @@ def tagged_output(notebook, tag):
     return "\n".join(texts), cell
 
 
+def assert_inline_map_renders_offline(output: str, work, name: str) -> None:
+    """The notebook's inline map (its text/html output) draws in Chromium with no request."""
+    from lifecircle.outputs import html as html_out
+    from lifecircle.outputs import labels
+
+    from .test_browser import CHROMIUM, chromium, near_pixels, page_requests
+
+    output = output[output.find("<iframe") :]  # text/html only (not the text/plain repr)
+    frame = re.search(r'<iframe srcdoc="([^"]*)"', output)
+    assert frame, "the map cell must display an iframe holding the whole map"
+    assert html_out.external_urls(html.unescape(frame.group(1))) == []
+    if not CHROMIUM.is_file():
+        return  # the page itself is checked above; test_browser reports the missing browser
+    work.mkdir(parents=True)
+    page = work / f"{name}.html"
+    # As Jupyter shows it: the output inside a notebook page.
+    page.write_text(f"<!DOCTYPE html><html><body>{output}</body></html>", encoding="utf-8")
+    chromium(page, work, f"--log-net-log={work / 'net.json'}", f"--screenshot={work / 'shot.png'}")
+    assert page_requests(work / "net.json") == []
+    assert near_pixels(work / "shot.png", labels.STREET_COLOUR, 12) > 1_000  # the map drew
+
+
 @pytest.fixture(scope="module")
 def huangpu_report(huangpu_result):
     import lifecircle as lc
@@ -92,7 +116,7 @@ def test_coverage_notebook(shared_data, huangpu_result, huangpu_report, tmp_path
     # result.coverage shows the whole-area nursery row with the run's own compound count.
     assert "nursery" in outputs and f"{len(huangpu_result.compounds)}" in outputs
     fmap, _ = tagged_output(notebook, "map")
-    assert "leaflet" in fmap.lower() and "iframe" in fmap.lower()
+    assert_inline_map_renders_offline(fmap, tmp_path / "inline_coverage", "huangpu_coverage")
 
 
 def test_gaps_notebook(shared_data, huangpu_result, tmp_path):
@@ -114,4 +138,4 @@ def test_gaps_notebook(shared_data, huangpu_result, tmp_path):
     png = out / "huangpu_nursery_gaps.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fmap, _ = tagged_output(notebook, "map")
-    assert "leaflet" in fmap.lower()
+    assert_inline_map_renders_offline(fmap, tmp_path / "inline_gaps", "huangpu_gaps")

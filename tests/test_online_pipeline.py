@@ -103,6 +103,10 @@ def test_osm_tag_profile_online_with_known_answers(tmp_path, isolated_folders, m
             (900, -10, {"amenity": "library", "name": "图书馆乙"}),
             (500, 5, {"emergency": "assembly_point", "name": "避难点丙"}),
             (100, -5, {"social_facility": "nursing_home", "name": "养老院丁"}),
+            # 东苑's only gate, in its north wall (facing away from the street); a gate across
+            # the street itself belongs to no compound.
+            (600, 70, {"entrance": "main"}),
+            (300, 0, {"barrier": "gate"}),
         ],
         areas=[
             # Compound 东苑: a 40 m square whose centre is 50 m north of the street at x=600.
@@ -134,13 +138,16 @@ def test_osm_tag_profile_online_with_known_answers(tmp_path, isolated_folders, m
     for result in (first, second):
         c = result.compounds.set_index("name")
         assert sorted(c.index) == ["东苑", "西苑"]
-        # Representative points of the squares sit at their centres: 50 m from the street.
-        assert c.loc["西苑", "snap_m"] == pytest.approx(50, abs=0.5)
-        assert c.loc["西苑", "nursery_dist_m"] == pytest.approx(50 + 10, abs=0.5)
-        assert c.loc["东苑", "nursery_dist_m"] == pytest.approx(50 + 400 + 10, abs=0.5)
-        assert c.loc["东苑", "shelter_dist_m"] == pytest.approx(50 + 100 + 5, abs=0.5)
-        assert c.loc["东苑", "culture_dist_m"] == pytest.approx(50 + 300 + 10, abs=0.5)
-        assert c.loc["西苑", "elderly_care_dist_m"] == pytest.approx(50 + 100 + 5, abs=0.5)
+        # 西苑 has no gate: its walks start at its wall facing the street, 30 m from it.
+        assert c.loc["西苑", ["access_rule", "n_gates"]].tolist() == ["boundary", 0]
+        assert c.loc["西苑", "snap_m"] == pytest.approx(30, abs=0.5)
+        assert c.loc["西苑", "nursery_dist_m"] == pytest.approx(30 + 10, abs=0.5)
+        assert c.loc["西苑", "elderly_care_dist_m"] == pytest.approx(30 + 100 + 5, abs=0.5)
+        # 东苑's walks start at its OSM entrance, 70 m from the street.
+        assert c.loc["东苑", ["access_rule", "n_gates"]].tolist() == ["gates", 1]
+        assert c.loc["东苑", "nursery_dist_m"] == pytest.approx(70 + 400 + 10, abs=0.5)
+        assert c.loc["东苑", "shelter_dist_m"] == pytest.approx(70 + 100 + 5, abs=0.5)
+        assert c.loc["东苑", "culture_dist_m"] == pytest.approx(70 + 300 + 10, abs=0.5)
         assert list(c.loc[["东苑", "西苑"], "nursery_covered"]) == [False, True]
         assert c.loc["东苑", "shelter_nearest"] == "避难点丙"
     np.testing.assert_allclose(

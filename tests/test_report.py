@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +22,7 @@ from lifecircle.analysis import indicators as report
 from lifecircle.errors import OfflineError
 from lifecircle.outputs import excel, markdown
 from lifecircle.outputs import html as html_out
+from lifecircle.outputs._safe import markdown_text
 from lifecircle.profile import Indicators, Population
 from lifecircle.schema import ALL_AREAS
 
@@ -30,19 +32,20 @@ from ._report_study import PPH, write_study
 POPULATION = 450 * PPH  # A, B and C: 100 + 300 + 50 households
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    return write_study(tmp_path_factory.mktemp("report_study"))
+# The shared hand-built study, its run and its report (tests/conftest.py).
+@pytest.fixture
+def study(report_study):
+    return report_study
 
 
-@pytest.fixture(scope="module")
-def result(study):
-    return lc.run(study, progress=False)
+@pytest.fixture
+def result(report_result):
+    return report_result
 
 
-@pytest.fixture(scope="module")
-def built(result):
-    return lc.indicator_report(result)
+@pytest.fixture
+def built(report_built):
+    return report_built
 
 
 def with_profile(result, **changes):
@@ -167,12 +170,14 @@ def test_elderly_care_rows(built):
     compounds = indicator(built, "elderly_compounds")
     # A (545 m) and C (off the network) fail; the profile's target is 100% of compounds.
     assert compounds["value"] == pytest.approx(1 / 3)
-    assert compounds["target_value"] == 1.0 and "profile target" in compounds["target"]
+    assert compounds["target_value"] == 1.0 and compounds["source"] == report.PROFILE_TARGET
     assert compounds["shortfall"] == pytest.approx(2 / 3) and compounds["met"] is False
     assert "1 compound(s) are not on the main walking network" in compounds["note"]
     residents = indicator(built, "elderly_population")
     assert residents["value"] == pytest.approx(300 / 450)
-    assert "every residential area" in residents["target"]
+    assert residents["target"] == "≥ 100% (每个居住区)" and residents["target_value"] == 1.0
+    # A walks 545 m (within 10% beyond 500 m): the note counts it as a near miss.
+    assert "1 of them (250 residents) are near misses" in residents["note"]
 
 
 def test_shelter_row_counts_failing_compounds(built):
@@ -232,7 +237,15 @@ def test_failing_compounds_long_table(built, result):
     assert a["dist_m"] == pytest.approx(545.0, abs=0.2) and a["threshold_m"] == 500
     assert a["sub_district"] == "东街道" and a["households"] == 100
     assert a["access_status"] == "ok" and a["label_zh"] == "养老"
-    assert built.uncovered_population.equals(gaps.uncovered_population(result))
+    # A walks 545 m to elderly care: within 10% beyond 500 m, a near miss; C is off the network.
+    near = failing.set_index(["category", "name"])["near_miss"]
+    assert near[("elderly_care", "A小区")] and not near[("elderly_care", "C小区")]
+    assert near.sum() == 1
+    uncovered = built.uncovered_population
+    base = uncovered.drop(columns=["n_near_miss", "population_near_miss"])
+    assert base.equals(gaps.uncovered_population(result))
+    elderly = uncovered.set_index(["area", "category"]).loc[(ALL_AREAS, "elderly_care")]
+    assert elderly["n_near_miss"] == 1 and elderly["population_near_miss"] == pytest.approx(100 * PPH)
 
 
 def test_report_metadata(built, result):
@@ -257,6 +270,8 @@ def test_write_report_files_read_back(built, tmp_path):
         "failing_compounds.csv",
         "uncovered_population.csv",
         "categories.csv",
+        "facility_audit.csv",
+        "excluded_facilities.csv",
         "report.md",
         "report.xlsx",
     ]
@@ -277,9 +292,14 @@ def test_markdown_report(built, result):
     assert "≥ 95%" in text and "《城市居住区规划设计标准》GB 50180-2018" in text
     assert "© OpenStreetMap contributors (ODbL)" in text
     for row in built.indicators.itertuples():
-        assert row.indicator_zh in text and row.note in text
-    indicators = text.split("### 规划指标")[1].split("### 设施类别")[0]
+        assert row.indicator_zh in text and markdown_text(row.note) in text
+    indicators = text.split("### 规划指标")[1].split("### 数据局限")[0]
     assert "66.7%" in indicators and "1 / 2" in indicators and "未达标 not met" in indicators
+    assert report.PROFILE_TARGET in indicators  # the test profile cites no policy document
+    # Codes reach the reader only as labels.
+    for code in ("beyond_threshold", "beyond_snap_limit", "| ok", "True", "False", "(all)"):
+        assert code not in text.split("### 数据局限")[1], code
+    assert "距路网过远 / too far from the network" in text and "全区 / whole study area" in text
     sample = markdown.report_markdown(lc.indicator_report(with_profile(result, sample=True)))
     assert "示例数据 / SAMPLE DATA" in sample.split("### 规划指标")[0]
 
@@ -287,19 +307,21 @@ def test_markdown_report(built, result):
 def test_excel_workbook(built, tmp_path):
     lc.write_report(built, tmp_path)
     book = load_workbook(tmp_path / "report.xlsx")
-    assert book.sheetnames == list(excel.SHEET_NAMES.values())
+    # Every sheet but supply and demand (no category of the study has a capacity).
+    assert book.sheetnames == [v for k, v in excel.SHEET_NAMES.items() if k != "supply_demand"]
     assert all(len(name) <= 31 for name in book.sheetnames)
     sheet = book[excel.SHEET_NAMES["indicators"]]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("指标 / Indicator", "目标 / Target", "实测 / Measured", "结果 / Result")
-    assert rows[1][2] == "66.7%" and rows[1][3] == "未达标 not met"
-    assert rows[3][2] == "1 / 2"
+    assert rows[0][:5] == ("指标 / Indicator", "目标 / Target", "目标值 / Target value",
+                           "实测 / Measured", "结果 / Result")
+    assert rows[1][3] == pytest.approx(300 / 450) and rows[1][4] == "未达标 not met"
+    assert rows[3][3] == 1 and rows[3][2] == 2
     culture = rows[1 + report.INDICATOR_KEYS.index("culture_per_100k")]
-    assert culture[3] == "达标 met" and culture[2] == f"{2 / POPULATION * 1e5:.1f}"
+    assert culture[4] == "达标 met" and culture[3] == pytest.approx(2 / POPULATION * 1e5)
     districts = book[excel.SHEET_NAMES["by_sub_district"]]
     header = [c.value for c in districts[1]]
     column = header.index("养老小区覆盖率 / Elderly care compound share") + 1
-    assert districts.cell(row=2, column=1).value == ALL_AREAS
+    assert districts.cell(row=2, column=1).value == "全区 / whole study area"
     assert districts.cell(row=2, column=column).value == pytest.approx(1 / 3)
     assert districts.cell(row=2, column=column).number_format == "0.0%"
     about = [r for r in book[excel.SHEET_NAMES["about"]].iter_rows(values_only=True)]
@@ -341,7 +363,14 @@ def test_report_bundle(tmp_path_factory):
     assert sorted(elderly["name"]) == ["A小区", "C小区"] and elderly.crs.to_epsg() == 4326
     html = (maps_dir / "reportstudy_gaps.html").read_text(encoding="utf-8")
     assert html_out.external_urls(html) == []  # offline map by default
-    assert (out / "report.md").is_file() and (out / "report.xlsx").is_file()
+    # report.md links every map of the set by a path relative to itself, and the links resolve.
+    text = (out / "report.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+\.(?:html|png))\)", text)
+    assert sorted(links) == sorted(f"../maps/{p.name}" for p in written if p.parent == maps_dir)
+    assert all((out / link).resolve().is_file() for link in links)
+    assert "缺口地图（交互式） / Gap map (interactive)" in text
+    about = load_workbook(out / "report.xlsx")[excel.SHEET_NAMES["about"]]
+    assert sum("../maps/" in str(v) for _, v in about.iter_rows(values_only=True)) == len(links)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -400,6 +429,9 @@ def test_huangpu_indicator_report(huangpu_result, shared_data):
     districts = gpd.read_file(shared_data / "shanghai_districts_cgcs2000.geojson")
     huangpu = districts[districts["name"] == "黄浦区"].geometry.union_all()
     theatres = pd.read_csv(shared_data / "shanghai_theatres_cinemas_amap_wgs84.csv")
+    # Closed entries and night clubs are not cultural venues (the profile's register rules).
+    closed_or_clubs = "暂停营业|已关闭|装修中|停业|倒闭|歇业|已搬迁|KTV|夜总会|会所"
+    theatres = theatres[~theatres["name"].str.contains(closed_or_clubs, case=False)]
     venues = gpd.points_from_xy(theatres["lon"], theatres["lat"]).within(huangpu).sum()
     compounds = pd.read_csv(shared_data / "shanghai_compounds_lianjia2016_bd09.csv")
     wgs = [prcoords.bd_wgs_bored(prcoords.Coords(lat, lon))

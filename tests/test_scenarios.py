@@ -170,8 +170,10 @@ def test_written_comparison(result, tmp_path):
     book = load_workbook(folder / "comparison.xlsx")
     assert book.sheetnames == ["对比 Comparison", "小区变化 Compound changes",
                                "设施变化 Facility changes", "说明 About"]
-    cells = [c.value for row in book["设施变化 Facility changes"].iter_rows() for c in row]
-    assert not any(isinstance(v, str) and v.startswith("=") for v in cells)
+    cells = [c for row in book["设施变化 Facility changes"].iter_rows() for c in row]
+    named = [c for c in cells if c.value == "=cmd|' /C calc'!A0"]
+    assert named and all(c.data_type == "s" and c.quotePrefix for c in named)  # text, not formula
+    assert not any(c.data_type == "f" for c in cells)
     markdown = (folder / "comparison.md").read_text(encoding="utf-8")
     assert "人口覆盖率变化 / Change in population share" in markdown
     page = (folder / "changes_map.html").read_text(encoding="utf-8")

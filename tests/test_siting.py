@@ -14,16 +14,20 @@ import pandas as pd
 import pytest
 from PIL import Image
 from scipy import sparse
+from shapely.geometry import box
 from typer.testing import CliRunner
 
 import lifecircle as lc
 from lifecircle import schema
 from lifecircle.analysis import _covering as cv
 from lifecircle.analysis import candidates as cands
-from lifecircle.analysis import siting
+from lifecircle.analysis import entrances, siting
+from lifecircle.analysis.access import build_access_graph, nearest_facility_distance, snap_layer
+from lifecircle.analysis.network import walking_network
 from lifecircle.cli import app
 from lifecircle.errors import DataError, ProfileError, VerificationError
 from lifecircle.outputs.html import external_urls
+from lifecircle.sources.gates import link_gates
 
 from ._siting_study import CANDIDATES, COMPOUNDS, COVERS, PPH, TOTAL, write_study
 
@@ -157,7 +161,7 @@ def test_recomputation_disagreeing_with_the_claim_fails_loudly(result):
     claimed_but_not_covered = ~plan.newly_covered & ~plan.problem.covered_before
     plan.newly_covered[np.flatnonzero(claimed_but_not_covered)[0]] = True
     with pytest.raises(VerificationError, match="defect"):
-        siting.verify_plan(plan)
+        lc.planning.verify_plan(plan)
 
 
 def test_candidates_in_gcj02_file_are_converted(result, tmp_path):
@@ -201,29 +205,61 @@ def test_network_candidates_are_spaced_along_every_street(result):
 
 @pytest.mark.parametrize("spacing", [50.0, 7.0])
 def test_coverage_matrix_from_either_side_equals_the_walk_formula(result, spacing):
-    # 50 m: fewer candidates than... both sides are exercised by the two spacings (7 m gives
-    # more candidates than compounds, 50 m with the demand restricted to one compound fewer).
+    # 7 m: many candidates, few compounds: the search runs backwards from the compounds.
+    # 50 m with four candidates kept: more compounds than candidates: forwards from the sites.
     layer = cands.network_candidates(result.network, spacing)
     prepared, _ = cands.prepare_candidates(result, layer)
     on_main = np.isclose(prepared.geometry.y, prepared.geometry.y.min())
     prepared = prepared[on_main].reset_index(drop=True)
-    prepared["candidate_id"] = np.arange(len(prepared))
-    compounds = result.compounds
-    snaps = lc.analysis.access.snap_layer(result.network, compounds, result.profile.snap_limit_m)
-    demand = np.ones(len(compounds), dtype=bool)
     if spacing == 50.0:
-        demand[:] = False
-        demand[:2] = True  # 2 rows, many candidates: Dijkstra runs from the compounds
-    cover = siting.coverage_matrix(result.network, snaps, cands.candidate_snaps(prepared), 300.0,
+        prepared = prepared.iloc[[3, 12, 20, 31]].reset_index(drop=True)
+    access = entrances.profile_access_points(
+        result.network, result.profile, result.layers.compounds, result.layers.gates
+    )
+    demand = np.ones(len(result.compounds), dtype=bool)
+    cover = siting.coverage_matrix(result.network, access, cands.candidate_snaps(prepared), 300.0,
                                    demand)
-    x0 = prepared.geometry.x.min()
+    x0 = result.network.edges.total_bounds[0]
     site_x = prepared.geometry.x.to_numpy() - x0
-    for i, name in enumerate(compounds[schema.NAME].str[0]):
+    for i, name in enumerate(result.compounds[schema.NAME].str[0]):
         cx, cy = COMPOUNDS[name]
         expected = (np.abs(site_x - cx) + 10 <= 300 + 1e-6) if cy == 10 else np.zeros(len(site_x), bool)
-        expected &= demand[i]
         got = cover[[i]].toarray().ravel()
         assert np.array_equal(got, expected), name
+
+
+@pytest.mark.parametrize("n_sites", [40, 2])
+def test_coverage_matrix_through_gates_agrees_with_the_engine(n_sites):
+    """Compounds reached through several gates (one-way edges into the compound): the matrix,
+    searched forwards or backwards on local subgraphs, equals the run's own multi-source
+    Dijkstra from each site alone."""
+    from ._graphs import CRS, X0, Y0, points, street_graph
+
+    nodes, edges = {}, []
+    for line in ([(float(x), 0.0) for x in range(0, 1201, 100)],
+                 [(float(x), 400.0) for x in range(0, 1201, 100)],
+                 [(0.0, 0.0), (0.0, 400.0)], [(1200.0, 0.0), (1200.0, 400.0)]):
+        ids = [nodes.setdefault(xy, len(nodes)) for xy in line]
+        edges += list(zip(ids[:-1], ids[1:], strict=True))
+    network = walking_network(street_graph({i: xy for xy, i in nodes.items()}, edges), CRS)
+    walls = [(200, 100, 400, 300), (700, 100, 900, 300), (1000, 150, 1100, 250)]
+    compounds = gpd.GeoDataFrame(geometry=[box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in walls],
+                                 crs=CRS)
+    gates = points([(300, 100), (300, 300), (800, 100)]).geometry  # 墙1: south and north gates
+    links = link_gates(gates.to_frame(), compounds, max_distance_m=1)
+    access = entrances.compound_access_points(network, compounds, 250, gates=gates, links=links)
+    rng = np.random.default_rng(3)
+    sites = points([(x, y) for x, y in zip(rng.uniform(0, 1200, n_sites),
+                                            rng.choice([0.0, 400.0], n_sites), strict=True)])
+    site_snaps = snap_layer(network, sites, 250)
+    cover = siting.coverage_matrix(network, access, site_snaps, 300.0, np.ones(3, dtype=bool))
+    for j in range(n_sites):
+        graph = build_access_graph(network, access.snaps, {"s": site_snaps.iloc[[j]]},
+                                   compound_of=access.compound)
+        distance, _ = nearest_facility_distance(graph, "s")
+        expected = np.nan_to_num(distance, nan=np.inf) <= 300.0 + 1e-6
+        assert np.array_equal(cover[:, [j]].toarray().ravel(), expected), j
+    assert cover.nnz > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +336,7 @@ def test_greedy_is_used_above_the_size_limit_and_says_so(result):
     assert plan.solution.covered_weight == pytest.approx(760 * PPH)
     assert plan.solution.bound == pytest.approx(1000 * PPH)
     assert "gap 24.00%" in plan.solver
-    assert plan.after is not None  # verified like an exact plan
+    assert lc.planning.verify_plan(plan).after is not None  # verified like an exact plan
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,9 +5,12 @@ many sources over a large graph spend their time filling and scanning rows of ``
 is never shorter than the straight line between its ends (every edge of the access graph is at
 least as long as the straight line between its end points), so every node within ``limit`` of a
 set of sources lies in their bounding box grown by ``limit`` — and so does every path of
-length ≤ ``limit`` between them. Sources are taken in blocks of nearby ones (a snake order over
+length ≤ ``limit`` from them. Sources are taken in blocks of nearby ones (a snake order over
 ``limit``-sized cells), and each block searches only the subgraph inside its grown box: the
 result is exact, and rows are as long as the neighbourhood, not the city.
+
+A node without a place of its own (a compound reached through several gates) is given the
+bounding rectangle of its neighbours: it is in a box when its rectangle meets it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,31 @@ from .. import settings
 _BLOCK = 256
 
 
+def node_rectangles(csr: sparse.csr_array, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper corners per node: its point, or its neighbours' bounding rectangle.
+
+    Parameters
+    ----------
+    csr : scipy.sparse.csr_array
+        The graph.
+    coords : numpy.ndarray
+        ``(n_nodes, 2)``; ``NaN`` rows for nodes without a place of their own.
+    """
+    low, high = coords.copy(), coords.copy()
+    missing = np.flatnonzero(np.isnan(coords[:, 0]))
+    if len(missing):
+        # Structure only: zero-length edges (a site right on the street) must count too.
+        linked = sparse.csr_array((np.ones(len(csr.data)), csr.indices, csr.indptr), shape=csr.shape)
+        both = (linked + linked.T).tocsr()
+        for node in missing:
+            neighbours = both.indices[both.indptr[node] : both.indptr[node + 1]]
+            placed = neighbours[~np.isnan(coords[neighbours, 0])]
+            if len(placed):
+                low[node] = coords[placed].min(axis=0)
+                high[node] = coords[placed].max(axis=0)
+    return low, high
+
+
 def spatial_order(xy: np.ndarray, cell_m: float) -> np.ndarray:
     """Order of points along a snake path over square cells of ``cell_m``: neighbours stay close."""
     if len(xy) == 0:
@@ -34,7 +62,7 @@ def spatial_order(xy: np.ndarray, cell_m: float) -> np.ndarray:
 
 def pairs_within(
     csr: sparse.csr_array,
-    coords: np.ndarray,
+    rectangles: tuple[np.ndarray, np.ndarray],
     sources: np.ndarray,
     targets: np.ndarray,
     limit: float,
@@ -46,10 +74,10 @@ def pairs_within(
     Parameters
     ----------
     csr : scipy.sparse.csr_array
-        Symmetric edge lengths; every edge at least as long as the straight line between the
-        coordinates of its end points.
-    coords : numpy.ndarray
-        ``(n_nodes, 2)`` projected coordinates of every node.
+        Edge lengths, walked from source to target (transpose it to walk the other way);
+        every edge at least as long as the straight line between its end points.
+    rectangles : tuple of numpy.ndarray
+        From :func:`node_rectangles`.
     sources, targets : numpy.ndarray
         Node numbers; targets must be distinct.
     limit : float
@@ -62,9 +90,11 @@ def pairs_within(
     source_index, target_index : numpy.ndarray
         Positions into ``sources`` and ``targets`` of every pair within ``limit``.
     """
+    csr = sparse.csr_array(csr)
+    low, high = rectangles
     target_of_node = np.full(csr.shape[0], -1, dtype=np.int64)
     target_of_node[targets] = np.arange(len(targets))
-    order = spatial_order(coords[sources], limit)
+    order = spatial_order((low[sources] + high[sources]) / 2, limit)
     budget = max(1, int(settings.distance_block_bytes // 8))
     found_s, found_t = [], []
     start = 0
@@ -72,7 +102,9 @@ def pairs_within(
         size = min(_BLOCK, len(order) - start)
         while True:
             block = order[start : start + size]
-            inside = _inside_box(coords, coords[sources[block]], limit)
+            box_low = low[sources[block]].min(axis=0) - limit
+            box_high = high[sources[block]].max(axis=0) + limit
+            inside = np.flatnonzero(np.all((high >= box_low) & (low <= box_high), axis=1))
             if size == 1 or size * len(inside) <= budget:
                 break
             size //= 2
@@ -84,12 +116,6 @@ def pairs_within(
     if not found_s:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(found_s), np.concatenate(found_t)
-
-
-def _inside_box(coords: np.ndarray, points: np.ndarray, limit: float) -> np.ndarray:
-    low = points.min(axis=0) - limit
-    high = points.max(axis=0) + limit
-    return np.flatnonzero(np.all((coords >= low) & (coords <= high), axis=1))
 
 
 def _block_pairs(

@@ -31,11 +31,14 @@ class AccessGraph:
     Attributes
     ----------
     csr : scipy.sparse.csr_array
-        Symmetric edge lengths in metres.
+        Edge lengths in metres, symmetric except for the one-way edges into compounds with
+        several access points (gates): run Dijkstra from facility doors (or on ``csr.T``).
     compound_node : numpy.ndarray
-        CSR node of each compound's street point (``-1`` when not snapped).
+        CSR node of each compound's street point, or of the compound itself when it has
+        several access points (``-1`` when none is snapped).
     compound_snap_m : numpy.ndarray
-        Straight-line distance from each compound to its street point.
+        The walk from each compound to its street point (0 when ``compound_node`` is the
+        compound's own node: its legs are on its edges).
     facility_door : dict of str to numpy.ndarray
         Per category, the CSR "door" node of each facility (``-1`` when not snapped).
     """
@@ -103,6 +106,7 @@ def build_access_graph(
     network: WalkNetwork,
     compound_snaps: pd.DataFrame,
     facility_snaps: Mapping[str, pd.DataFrame],
+    compound_of: np.ndarray | None = None,
 ) -> AccessGraph:
     """Insert compounds and facilities into the network and add facility doors.
 
@@ -111,9 +115,16 @@ def build_access_graph(
     network : WalkNetwork
         The projected walking network.
     compound_snaps : pandas.DataFrame
-        From :func:`snap_layer` for the compounds.
+        From :func:`snap_layer`: one row per compound, or per access point with
+        ``compound_of``. An optional ``leg_m`` column is the walk from the compound to the
+        street point (default ``snap_m``).
     facility_snaps : mapping of str to pandas.DataFrame
         From :func:`snap_layer`, one per category.
+    compound_of : numpy.ndarray, optional
+        The compound (position) of each row of ``compound_snaps``, when compounds have several
+        access points (:mod:`lifecircle.analysis.entrances`). Such a compound gets a node of
+        its own, joined *from* each of its points' street positions by one-way edges of their
+        ``leg_m``: its walk is the shortest over its points, and no walk passes through it.
 
     Returns
     -------
@@ -126,12 +137,12 @@ def build_access_graph(
         ignore_index=True,
     )
     csr, point_node = split_edges_at_points(network, all_snaps)
-    n_compounds = len(compound_snaps)
+    n_points = len(compound_snaps)
     n_street = csr.shape[0]
 
     door_rows, door_cols, door_w = [], [], []
     facility_door: dict[str, np.ndarray] = {}
-    start, next_door = n_compounds, n_street
+    start, next_door = n_points, n_street
     for cat in names:
         snaps = facility_snaps[cat]
         street = point_node[start : start + len(snaps)]
@@ -145,19 +156,56 @@ def build_access_graph(
         door_w.append(snaps["snap_m"].to_numpy(dtype=float)[ok])
         facility_door[cat] = doors
 
+    leg = compound_snaps["leg_m" if "leg_m" in compound_snaps else "snap_m"].to_numpy(dtype=float)
+    compound_node, compound_leg, one_way, n_nodes = _compound_nodes(
+        point_node[:n_points], leg, compound_of, next_door
+    )
     coo = csr.tocoo()
     full = symmetric_csr(
         np.concatenate([coo.row, *door_rows]),
         np.concatenate([coo.col, *door_cols]),
         np.concatenate([coo.data, *door_w]),
-        next_door,
+        n_nodes,
     )
+    if len(one_way[0]):
+        full = full.tocoo()
+        full = sparse.csr_array(
+            (np.r_[full.data, one_way[2]], (np.r_[full.row, one_way[0]], np.r_[full.col, one_way[1]])),
+            shape=(n_nodes, n_nodes),
+        )
     return AccessGraph(
         csr=full,
-        compound_node=point_node[:n_compounds],
-        compound_snap_m=compound_snaps["snap_m"].to_numpy(dtype=float),
+        compound_node=compound_node,
+        compound_snap_m=compound_leg,
         facility_door=facility_door,
     )
+
+
+def _compound_nodes(
+    street: np.ndarray, leg: np.ndarray, compound_of: np.ndarray | None, first_free: int
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """Each compound's node and leg, the one-way edges into multi-point compounds, node count.
+
+    A compound with one snapped point keeps that street point and its leg; one with several
+    gets a new node (from ``first_free``) reached from each point's street node.
+    """
+    if compound_of is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return street, leg, (empty, empty, np.zeros(0)), first_free
+    n = int(compound_of.max()) + 1 if len(compound_of) else 0
+    snapped = np.flatnonzero(street >= 0)
+    owner = compound_of[snapped]
+    count = np.bincount(owner, minlength=n)
+    node = np.full(n, -1, dtype=np.int64)
+    compound_leg = np.zeros(n)
+    single = count[owner] == 1
+    node[owner[single]] = street[snapped[single]]
+    compound_leg[owner[single]] = leg[snapped[single]]
+    several = np.flatnonzero(count > 1)
+    node[several] = first_free + np.arange(len(several))
+    multi = ~single
+    one_way = (street[snapped[multi]], node[owner[multi]], leg[snapped[multi]])
+    return node, compound_leg, one_way, first_free + len(several)
 
 
 def nearest_facility_distance(

@@ -18,18 +18,20 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import settings
 from ..errors import LifecircleWarning
 from ..profile import THRESHOLD_PRESETS, Label, Profile
 from ..schema import ALL_AREAS, COMPLETE
-from . import gaps
+from . import gaps, report_tables
+from .caveats import data_caveats
 from .coverage import required_categories
-from .population import Population, per_capita_population
+from .facilities import facilities_inside
+from .population import Population, per_capita_population, population_caveat
+from .report_tables import indicator_category
 from .result import RunResult
+from .supply_report import group_overall, indicator_caveats, population_notes, supply_demand
 
 #: Indicator keys, in report order.
 INDICATOR_KEYS = (
@@ -41,7 +43,8 @@ INDICATOR_KEYS = (
     "elderly_population",
     "shelter_compounds",
 )
-#: Excel sheet of each table (bilingual, at most 31 characters).
+#: Source of a target the profile gives no policy document for.
+PROFILE_TARGET = "profile target (本研究设定)"
 
 
 @dataclass
@@ -75,15 +78,35 @@ class IndicatorReport:
     failing_compounds : pandas.DataFrame
         Long table: one row per compound and category beyond the threshold.
     uncovered_population : pandas.DataFrame
-        From :func:`lifecircle.gaps.uncovered_population`.
+        From :func:`lifecircle.analysis.report_tables.uncovered_population` (with near misses).
     categories : pandas.DataFrame
         Categories with their thresholds, sources and facility counts.
+    caveats : pandas.DataFrame
+        The data caveats that can change a verdict (see
+        :func:`lifecircle.analysis.caveats.data_caveats`).
+    near_miss_share : float
+        The near-miss margin as a share of each threshold.
     credits : list of str
         Data credits (OpenStreetMap first).
     notes : list of str
         Warnings of the run and of the report.
     category_labels : dict of str to (str, str)
         (中文, English) label of every category key and of ``complete``.
+    facility_audit : pandas.DataFrame
+        Completeness of the facility registers per category and register
+        (``facility_audit.csv``).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope (``excluded_facilities.csv``).
+    supply_demand : pandas.DataFrame
+        Capacity against demand per area and category, for categories with a capacity
+        (:func:`lifecircle.analysis.capacity.supply_table`); empty otherwise.
+    population_estimated : bool
+        The compound residents behind population shares are (partly) households × persons per
+        household: every verdict that depends on them carries ``population_caveat``.
+    population_caveat : str
+        That caveat ("" when the residents are counted or scaled to a census).
+    census_ratio : float
+        Census total ÷ the compounds' estimated residents (NaN when either is unknown).
     """
 
     profile_name: str
@@ -101,20 +124,33 @@ class IndicatorReport:
     failing_compounds: pd.DataFrame
     uncovered_population: pd.DataFrame
     categories: pd.DataFrame
+    caveats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    near_miss_share: float = 0.1
     credits: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     category_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    supply_demand: pd.DataFrame = field(default_factory=pd.DataFrame)
+    population_estimated: bool = False
+    population_caveat: str = ""
+    census_ratio: float = np.nan
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The report's tables by name, in report order."""
-        return {
+        """The report's tables by name, in report order (``supply_demand`` only when measured)."""
+        tables = {
             "indicators": self.indicators,
             "by_sub_district": self.by_sub_district,
             "failing_compounds": self.failing_compounds,
             "uncovered_population": self.uncovered_population,
             "categories": self.categories,
         }
+        if not self.supply_demand.empty:
+            tables["supply_demand"] = self.supply_demand
+        tables["facility_audit"] = self.facility_audit
+        tables["excluded_facilities"] = self.excluded_facilities
+        return tables
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,8 +173,9 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         ``key``, ``indicator_zh``, ``indicator_en``, ``unit`` (``share``, ``sub_districts`` or
         ``per_100k``), ``target`` (text, e.g. "≥ 95% (基本覆盖全区)"), ``target_value``,
         ``measured`` (text), ``value`` (number), ``met`` (True/False, ``pd.NA`` when not
-        measurable), ``shortfall`` (target minus measured in the indicator's unit, 0 when met)
-        and ``note`` (how it was measured, or why it was not).
+        measurable), ``shortfall`` (target minus measured in the indicator's unit, 0 when met),
+        ``source`` (the policy document of the target, or "profile target") and ``note`` (how
+        it was measured, or why it was not).
 
     Raises
     ------
@@ -158,6 +195,8 @@ def indicator_report(result: RunResult) -> IndicatorReport:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     notes += population.notes
+    caveat = population_caveat(result)
+    notes += population_notes(result, caveat.text)
     preset = THRESHOLD_PRESETS[profile.threshold_preset]
     labels = {key: gaps.category_label(result, key) for key in [*profile.categories, COMPLETE]}
     indicators = pd.DataFrame(
@@ -170,6 +209,7 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         ]
     )
     indicators["met"] = indicators["met"].astype(object).where(indicators["met"].notna(), pd.NA)
+    indicators["caveat"] = indicator_caveats(indicators, population, caveat.text)
     return IndicatorReport(
         profile_name=profile.name,
         title=profile.title,
@@ -182,13 +222,21 @@ def indicator_report(result: RunResult) -> IndicatorReport:
         population_source=population.description,
         population_total=population.total,
         indicators=indicators,
-        by_sub_district=_by_sub_district(result, population),
-        failing_compounds=_failing_compounds(result),
-        uncovered_population=gaps.uncovered_population(result),
-        categories=_categories_table(result),
-        credits=_credits(result),
+        by_sub_district=report_tables.by_sub_district(result, population),
+        failing_compounds=report_tables.failing_compounds(result),
+        uncovered_population=report_tables.uncovered_population(result),
+        categories=report_tables.categories_table(result),
+        caveats=data_caveats(result, population, indicators, caveat),
+        near_miss_share=profile.near_miss_share,
+        credits=report_tables.credits(result),
         notes=list(dict.fromkeys(notes)),
         category_labels=labels,
+        facility_audit=result.facility_audit,
+        excluded_facilities=result.excluded_facilities,
+        supply_demand=supply_demand(result),
+        population_estimated=caveat.estimated,
+        population_caveat=caveat.text,
+        census_ratio=caveat.census_ratio,
     )
 
 
@@ -204,6 +252,7 @@ def _row(
     met: Any = pd.NA,
     shortfall: float = np.nan,
     note: str = "",
+    source: str = PROFILE_TARGET,
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -216,6 +265,7 @@ def _row(
         "value": value,
         "met": met,
         "shortfall": shortfall,
+        "source": source,
         "note": note,
     }
 
@@ -239,10 +289,12 @@ def _not_measured(category_field: str, key: str | None) -> str:
     )
 
 
-def _indicator_category(profile: Profile, category_field: str) -> str | None:
-    """The profile's category that answers an indicator, or None when it has none."""
-    key = getattr(profile.indicators, category_field)
-    return key if key is not None and key in profile.categories else None
+def _policy_source(profile: Profile, category: str | None = None, measure: str | None = None) -> str:
+    """The policy document behind a target: the profile target's own, else the indicators'."""
+    for target in profile.targets:
+        if target.category == category and target.measure == measure and target.source:
+            return target.source
+    return profile.indicators.source or PROFILE_TARGET
 
 
 def _overall(result: RunResult, category: str) -> pd.Series | None:
@@ -261,10 +313,12 @@ def _share_row(
     minimum: float,
     target_text: str,
     how: str,
+    source: str,
+    overall: pd.Series | None = None,
 ) -> dict[str, Any]:
-    row = _overall(result, category)
+    row = overall if overall is not None else _overall(result, category)
     base = {"key": key, "zh": zh, "en": en, "unit": "share", "target": target_text,
-            "target_value": minimum}
+            "target_value": minimum, "source": source}
     if row is None:
         return _row(**base, note=f"not measured: no {category} coverage in this run")
     value = float(row[measure])
@@ -285,6 +339,7 @@ def _share_row(
             f" ({int(row['n_flagged']):,} compound(s) are not on the main walking network and "
             "count as not covered)"
         )
+    note += _near_miss_text(result, row)
     met = bool(value >= minimum - 1e-12)
     return _row(
         **base,
@@ -305,7 +360,7 @@ def _life_circle_rows(result: RunResult) -> list[dict[str, Any]]:
         getattr(profile.indicators, name)
         for name in ("childcare_category", "culture_category", "elderly_category", "shelter_category")
         if getattr(profile.indicators, name) is not None
-        and _indicator_category(profile, name) is None
+        and indicator_category(profile, name) is None
     ]
     definition = (
         f"a complete life circle (every required category within its walking threshold: "
@@ -320,58 +375,38 @@ def _life_circle_rows(result: RunResult) -> list[dict[str, Any]]:
             "15-minute community life circle coverage (residents)",
             COMPLETE, "population_share", share, target,
             f"live in compounds with {definition}",
+            _policy_source(profile, COMPLETE, "population_share"),
         ),
         _share_row(
             result, "life_circle_compounds", "15分钟社区生活圈覆盖率（按小区）",
             "15-minute community life circle coverage (compounds)",
             COMPLETE, "compound_share", share, target, f"have {definition}",
+            _policy_source(profile, COMPLETE, "compound_share"),
         ),
     ]
 
 
-def facilities_inside(result: RunResult, category: str) -> gpd.GeoDataFrame:
-    """Facilities of a category inside the study area, with their sub-district.
-
-    Facilities in the network buffer around the study area serve its residents (they count
-    for coverage) but do not belong to it: they do not count for per-sub-district or
-    per-capita indicators.
-
-    Parameters
-    ----------
-    result : RunResult
-        From :func:`lifecircle.run`.
-    category : str
-        A category key.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        EPSG:4326, the facilities whose location lies within the study area, with
-        ``sub_district`` (``""`` when outside every sub-district or when there are none).
-    """
-    facilities = result.facilities.to_crs(settings.exchange_crs)
-    facilities = facilities[facilities["category"] == category]
-    area = result.study_area.to_crs(settings.exchange_crs).geometry.union_all()
-    inside = facilities[facilities.geometry.within(area).to_numpy()].copy()
-    inside["sub_district"] = ""
-    if result.sub_districts is not None and not inside.empty:
-        districts = result.sub_districts.to_crs(settings.exchange_crs)[["name", "geometry"]]
-        joined = gpd.sjoin(inside[["geometry"]], districts, how="left", predicate="within")
-        # A point on a shared border matches twice: keep the first sub-district by name.
-        first = joined.sort_values("name").groupby(level=0)["name"].first()
-        inside["sub_district"] = first.reindex(inside.index).fillna("").astype(object)
-    return inside
+def _near_miss_text(result: RunResult, row: pd.Series) -> str:
+    """How many of the compounds that fall short are near misses (within the margin)."""
+    n = int(row.get("n_near_miss", 0) or 0)
+    if not n:
+        return ""
+    residents = row.get("population_near_miss", np.nan)
+    people = "" if pd.isna(residents) else f" ({residents:,.0f} residents)"
+    margin = f"{result.profile.near_miss_share:.0%}"
+    return f"; {n:,} of them{people} are near misses (接近达标), within {margin} beyond a threshold"
 
 
 def _childcare_row(result: RunResult) -> dict[str, Any]:
     profile = result.profile
-    key = _indicator_category(profile, "childcare_category")
+    key = indicator_category(profile, "childcare_category")
     zh, en = "普惠性托育点街道/镇全覆盖", "Inclusive childcare points (普惠性托育点) in every sub-district"
     districts = result.sub_districts
     n = 0 if districts is None else len(districts)
     target = f"{n} / {n} 街道/镇 (every sub-district)" if n else "every sub-district (每个街道/镇)"
     base = {"key": "childcare_sub_districts", "zh": zh, "en": en, "unit": "sub_districts",
-            "target": target, "target_value": float(n) if n else np.nan}
+            "target": target, "target_value": float(n) if n else np.nan,
+            "source": _policy_source(profile)}
     if key is None:
         return _row(**base, note=_not_measured("childcare_category", profile.indicators.childcare_category))
     if not n:
@@ -404,7 +439,7 @@ def _childcare_row(result: RunResult) -> dict[str, Any]:
 
 def _culture_row(result: RunResult, population: Population) -> dict[str, Any]:
     profile = result.profile
-    key = _indicator_category(profile, "culture_category")
+    key = indicator_category(profile, "culture_category")
     target_value = profile.indicators.culture_per_100k_target
     base = {
         "key": "culture_per_100k",
@@ -413,6 +448,7 @@ def _culture_row(result: RunResult, population: Population) -> dict[str, Any]:
         "unit": "per_100k",
         "target": f"≥ {target_value:g} per 100,000 (每10万人)",
         "target_value": target_value,
+        "source": _policy_source(profile),
     }
     if key is None:
         return _row(**base, note=_not_measured("culture_category", profile.indicators.culture_category))
@@ -443,11 +479,12 @@ def _culture_row(result: RunResult, population: Population) -> dict[str, Any]:
     )
 
 
-def _target_minimum(profile: Profile, category: str, measure: str) -> tuple[float, str]:
+def _target_minimum(profile: Profile, category: str, measure: str) -> float:
+    """The profile's target for a category and measure; every residential area (100%) when none."""
     for target in profile.targets:
         if target.category == category and target.measure == measure:
-            return target.minimum, target.source or "profile target"
-    return 1.0, "plan: every residential area (每个居住区)"
+            return target.minimum
+    return 1.0
 
 
 def _threshold_text(profile: Profile, key: str) -> str:
@@ -457,7 +494,7 @@ def _threshold_text(profile: Profile, key: str) -> str:
 
 def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
     profile = result.profile
-    key = _indicator_category(profile, "elderly_category")
+    key = indicator_category(profile, "elderly_category")
     rows = []
     for measure, suffix_zh, suffix_en in (
         ("compound_share", "按小区", "compounds"),
@@ -466,20 +503,24 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
         row_key = f"elderly_{'compounds' if measure == 'compound_share' else 'population'}"
         zh = f"养老服务就近可达（{suffix_zh}）"
         if key is None:
-            minimum = 1.0
             rows.append(
                 _row(row_key, zh, f"Elderly care within walking distance ({suffix_en})", "share",
-                     f"≥ {pct(minimum)}", minimum,
+                     "≥ 100% (每个居住区)", 1.0, source=_policy_source(profile),
                      note=_not_measured("elderly_category", profile.indicators.elderly_category))
             )
             continue
-        minimum, source = _target_minimum(profile, key, measure)
+        minimum = _target_minimum(profile, key, measure)
+        # Per-capita measures count the category's demand group (e.g. residents aged 60+).
+        group = group_overall(result, key) if measure == "population_share" else None
         rows.append(
             _share_row(
                 result, row_key, zh,
                 f"Elderly care within {_threshold_text(profile, key)} ({suffix_en})",
-                key, measure, minimum, f"≥ {pct(minimum)} ({source})",
-                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}",
+                key, measure, minimum, f"≥ {pct(minimum)} (每个居住区)",
+                f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}"
+                + (f" ({group.name})" if group is not None else ""),
+                _policy_source(profile, key, measure),
+                overall=group,
             )
         )
     return rows
@@ -487,12 +528,13 @@ def _elderly_rows(result: RunResult) -> list[dict[str, Any]]:
 
 def _shelter_row(result: RunResult) -> dict[str, Any]:
     profile = result.profile
-    key = _indicator_category(profile, "shelter_category")
+    key = indicator_category(profile, "shelter_category")
     zh = "每个居住区就近有应急避难场所"
     if key is None:
         return _row(
             "shelter_compounds", zh, "Emergency shelter within walking distance of every "
             "residential compound", "share", "100% of compounds (每个居住区)", 1.0,
+            source=_policy_source(profile),
             note=_not_measured("shelter_category", profile.indicators.shelter_category),
         )
     return _share_row(
@@ -500,93 +542,5 @@ def _shelter_row(result: RunResult) -> dict[str, Any]:
         f"Emergency shelter within {_threshold_text(profile, key)} of every residential compound",
         key, "compound_share", 1.0, "100% of compounds (每个居住区)",
         f"within {_threshold_text(profile, key)} of {profile.categories[key].label.zh}",
+        _policy_source(profile, key, "compound_share"),
     )
-
-
-def _by_sub_district(result: RunResult, population: Population) -> pd.DataFrame:
-    profile = result.profile
-    coverage = result.coverage
-    areas = [ALL_AREAS]
-    if result.sub_districts is not None:
-        areas += list(result.sub_districts["name"])
-    childcare = _indicator_category(profile, "childcare_category")
-    culture = _indicator_category(profile, "culture_category")
-    childcare_at = facilities_inside(result, childcare) if childcare else None
-    culture_at = facilities_inside(result, culture) if culture else None
-    rows = []
-    for area in areas:
-        frame = result.compounds if area == ALL_AREAS else (
-            result.compounds[result.compounds["sub_district"] == area]
-        )
-        residents = frame["population"].astype(float).sum(min_count=1)
-        row: dict[str, Any] = {"area": area, "residents": residents, "n_compounds": len(frame)}
-        table = coverage[coverage["area"] == area].set_index("category")
-        for key in [*profile.categories, COMPLETE]:
-            for measure in ("compound_share", "population_share"):
-                row[f"{key}_{measure}"] = (
-                    float(table.loc[key, measure]) if key in table.index else np.nan
-                )
-        if childcare_at is not None:
-            row["childcare_facilities"] = (
-                len(childcare_at) if area == ALL_AREAS
-                else int((childcare_at["sub_district"] == area).sum())
-            )
-        if culture_at is not None:
-            venues = (
-                len(culture_at) if area == ALL_AREAS
-                else int((culture_at["sub_district"] == area).sum())
-            )
-            people = population.total if area == ALL_AREAS else population.by_sub_district.get(
-                area, np.nan
-            )
-            row["culture_venues"] = venues
-            row["culture_population"] = people
-            row["culture_per_100k"] = (
-                venues / people * 1e5 if people and not math.isnan(people) else np.nan
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _failing_compounds(result: RunResult) -> pd.DataFrame:
-    frames = []
-    for key in result.profile.categories:
-        layer = gaps.uncovered_compounds(result, key)
-        frame = pd.DataFrame(layer.drop(columns="geometry"))
-        zh, en = gaps.category_label(result, key)
-        frame["label_zh"], frame["label_en"] = zh, en
-        frames.append(frame)
-    columns = ["category", "label_zh", "label_en", "compound_id", "name", "sub_district",
-               "households", "population", "dist_m", "minutes", "threshold_m",
-               "access_status", "gap_reason", "nearest"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
-    out = out[[c for c in columns if c in out.columns]]
-    return out
-
-
-def _categories_table(result: RunResult) -> pd.DataFrame:
-    profile = result.profile
-    rows = []
-    counts = result.facilities["category"].value_counts()
-    for key, category in profile.categories.items():
-        rows.append(
-            {
-                "category": key,
-                "label_zh": category.label.zh,
-                "label_en": category.label.en,
-                "threshold_m": category.threshold_m,
-                "threshold_min": category.threshold_m / profile.walking_speed_m_per_min,
-                "level": category.level or "",
-                "required": category.required,
-                "facilities_in_buffer": int(counts.get(key, 0)),
-                "facilities_inside": len(facilities_inside(result, key)),
-                "threshold_source": category.threshold_source,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _credits(result: RunResult) -> list[str]:
-    return list(dict.fromkeys([settings.osm_attribution, *result.credits]))

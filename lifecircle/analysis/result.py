@@ -13,6 +13,26 @@ from .access import AccessGraph
 from .network import WalkNetwork
 
 
+@dataclass(frozen=True)
+class RunLayers:
+    """The layers a run's results are computed from, as loaded: what a recomputation changes.
+
+    Attributes
+    ----------
+    compounds : geopandas.GeoDataFrame
+        The compounds as read (EPSG:4326): numbered ``compound_id``, ``households``,
+        ``population`` (before any scaling to census totals) and the file's columns.
+    gates : tuple of (geopandas.GeoSeries, pandas.DataFrame) or None
+        The compounds' gates and which compound each belongs to (None without gates).
+    facility_layers : dict of str to geopandas.GeoDataFrame
+        Per category, the facilities (EPSG:4326) after merging the registers, in run order.
+    """
+
+    compounds: gpd.GeoDataFrame
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None
+    facility_layers: dict[str, gpd.GeoDataFrame]
+
+
 @dataclass
 class RunResult:
     """Everything one run computed; what the outputs write and notebooks inspect.
@@ -38,6 +58,12 @@ class RunResult:
         From :func:`lifecircle.analysis.coverage.coverage_table` (by sub-district when known).
     targets : pandas.DataFrame
         From :func:`lifecircle.analysis.coverage.check_targets`.
+    facility_audit : pandas.DataFrame
+        Completeness audit of the facility registers, per category and register
+        (:data:`lifecircle.sources.registers.AUDIT_COLUMNS`).
+    excluded_facilities : pandas.DataFrame
+        Register entries excluded as closed or out of scope, with the reason and whether they
+        lie inside the study area.
     inputs : dict
         Role → file or source description (for the manifest).
     credits : list of str
@@ -46,6 +72,11 @@ class RunResult:
         Step → seconds.
     notes : list of str
         Warnings raised during the run, for the manifest and reports.
+    water : geopandas.GeoDataFrame or None
+        Water areas and river lines (EPSG:4326) around the study area, drawn as context on
+        maps without tiles; None when the network's source has none.
+    layers : RunLayers or None
+        The loaded layers the results come from (for :func:`lifecircle.evaluation.recompute`).
     """
 
     profile: Profile
@@ -58,10 +89,14 @@ class RunResult:
     facility_snaps: dict[str, pd.DataFrame]
     coverage: pd.DataFrame
     targets: pd.DataFrame
+    facility_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded_facilities: pd.DataFrame = field(default_factory=pd.DataFrame)
     inputs: dict[str, Any] = field(default_factory=dict)
     credits: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    water: gpd.GeoDataFrame | None = None
+    layers: RunLayers | None = None
 
     @property
     def categories(self) -> list[str]:

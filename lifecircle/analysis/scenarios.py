@@ -20,8 +20,8 @@ from .. import schema, settings
 from ..errors import DataError, LifecircleWarning
 from ..profile import Profile
 from ..sources.scenario_file import FacilityMove, FacilitySelection, Scenario, ScenarioLayers
+from ._layers import append_rows
 from .access import representative_points, snap_layer
-from .recompute import category_facilities, input_compounds, recompute
 from .result import RunResult
 
 #: Values of ``change`` in the compound change table.
@@ -65,13 +65,35 @@ class ScenarioComparison:
     notes: list[str] = field(default_factory=list)
 
 
-def apply_scenario(result: RunResult, scenario: Scenario, layers: ScenarioLayers) -> RunResult:
-    """The run recomputed with a scenario's changes, on the run's loaded network.
+@dataclass
+class ScenarioChanges:
+    """What a scenario changes in a run: the arguments of :func:`lifecircle.evaluation.recompute`.
+
+    Attributes
+    ----------
+    facilities : dict of str to geopandas.GeoDataFrame
+        The changed categories' facility layers (EPSG:4326).
+    facility_snaps : dict of str to pandas.DataFrame
+        Their snaps, row for row (the run's own for the facilities that stay).
+    compounds : geopandas.GeoDataFrame or None
+        The compounds with the new ones appended (None when unchanged).
+    profile : Profile
+        The profile with the scenario's thresholds.
+    """
+
+    facilities: dict[str, gpd.GeoDataFrame]
+    facility_snaps: dict[str, pd.DataFrame]
+    compounds: gpd.GeoDataFrame | None
+    profile: Profile
+
+
+def scenario_changes(result: RunResult, scenario: Scenario, layers: ScenarioLayers) -> ScenarioChanges:
+    """The changed layers of a run under a scenario.
 
     Parameters
     ----------
     result : RunResult
-        The run to change (a scenario's result works too).
+        The run to change (a scenario's result works too); it must carry its loaded layers.
     scenario : Scenario
         The validated scenario.
     layers : ScenarioLayers
@@ -79,7 +101,7 @@ def apply_scenario(result: RunResult, scenario: Scenario, layers: ScenarioLayers
 
     Returns
     -------
-    RunResult
+    ScenarioChanges
 
     Raises
     ------
@@ -87,6 +109,8 @@ def apply_scenario(result: RunResult, scenario: Scenario, layers: ScenarioLayers
         When the scenario names an unknown category, a facility that does not exist (or, for
         a move, more than one), or new compounds outside the study area.
     """
+    if result.layers is None:
+        raise DataError("this result does not carry its loaded layers: run the profile again")
     profile = _changed_profile(result.profile, scenario)
     touched = (
         {e.category for e in scenario.facilities.add}
@@ -100,9 +124,7 @@ def apply_scenario(result: RunResult, scenario: Scenario, layers: ScenarioLayers
     compounds = None
     if layers.added_compounds is not None:
         compounds = _with_new_compounds(result, layers.added_compounds, profile)
-    return recompute(
-        result, facilities=facilities, facility_snaps=snaps, compounds=compounds, profile=profile
-    )
+    return ScenarioChanges(facilities, snaps, compounds, profile)
 
 
 def _check_categories(profile: Profile, keys: set[str]) -> None:
@@ -145,7 +167,7 @@ def _changed_facilities(
     result: RunResult, key: str, scenario: Scenario, layers: ScenarioLayers
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """One category's facilities after removals, moves and additions, with their snaps."""
-    layer = category_facilities(result, key)
+    layer = result.layers.facility_layers[key].reset_index(drop=True)
     snaps = result.facility_snaps[key].reset_index(drop=True)
     keep = np.ones(len(layer), dtype=bool)
     for item, point in zip(scenario.facilities.remove, layers.removal_points, strict=True):
@@ -162,17 +184,29 @@ def _changed_facilities(
             keep &= ~found
             moved.append(target.assign(name=layer["name"].to_numpy()[found][0]))
     added = [*layers.added_facilities.get(key, []), *moved]
-    layer, snaps = layer[keep], snaps[keep]
+    layer, snaps = layer[keep].reset_index(drop=True), snaps[keep].reset_index(drop=True)
     if added:
         new = gpd.GeoDataFrame(
             pd.concat([a[["name", "geometry"]] for a in added], ignore_index=True),
             crs=settings.exchange_crs,
         )
         new_snaps = snap_layer(result.network, new, result.profile.snap_limit_m)
-        layer = pd.concat([layer, new], ignore_index=True)
+        _warn_beyond_snap_limit(new, new_snaps, key)
+        layer = append_rows(layer, new)
         snaps = pd.concat([snaps, new_snaps], ignore_index=True)
-    frame = gpd.GeoDataFrame(layer.reset_index(drop=True), crs=settings.exchange_crs)
-    return frame, snaps.reset_index(drop=True)
+    return layer, snaps
+
+
+def _warn_beyond_snap_limit(new: gpd.GeoDataFrame, snaps: pd.DataFrame, key: str) -> None:
+    beyond = (snaps["access_status"] != schema.STATUS_OK).to_numpy()
+    if beyond.any():
+        names = ", ".join(repr(n) for n in new["name"].to_numpy()[beyond][:5])
+        warnings.warn(
+            f"{int(beyond.sum())} {key} facilities added by the scenario are not on the main "
+            f"walking network ({names}): check their coordinates and 'crs'",
+            LifecircleWarning,
+            stacklevel=4,
+        )
 
 
 def _selected(
@@ -206,7 +240,7 @@ def _move_message(item: FacilityMove, count: int) -> str:
 def _with_new_compounds(
     result: RunResult, added: gpd.GeoDataFrame, profile: Profile
 ) -> gpd.GeoDataFrame:
-    base = input_compounds(result)
+    base = result.layers.compounds
     area = result.study_area.to_crs(settings.exchange_crs).geometry.union_all()
     outside = ~representative_points(added).within(area).to_numpy()
     if outside.any():
@@ -237,6 +271,7 @@ def _with_new_compounds(
         geometry=added.geometry.to_numpy(),
         crs=settings.exchange_crs,
     )
+    # Other columns of the compound file stay missing (NaN) for new housing.
     return gpd.GeoDataFrame(pd.concat([base, new], ignore_index=True), crs=base.crs)
 
 

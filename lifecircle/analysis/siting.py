@@ -12,8 +12,9 @@ Existing facilities stay and count: compounds they already cover are not demand.
 * :func:`sub_district_sites` — one new site in every sub-district (街道/镇) without a facility,
   covering the most residents; ``one_per_sub_district=True`` adds that constraint to the others.
 
-Every :class:`SitingPlan` is verified by :func:`verify_plan`: the run is recomputed with the
-chosen sites added as facilities, and its coverage must equal the model's claim.
+Every plan is then verified (:func:`lifecircle.planning.site`): the run is recomputed with the
+chosen sites added as facilities (:func:`sites_as_facilities`), and its coverage must equal the
+model's claim (:func:`check_recomputation`).
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from .. import schema, settings
 from ..errors import DataError, VerificationError
 from . import _covering
 from ._covering import CoverSolution, SolverOptions, solve_max_cover, solve_min_sites
-from ._reach import pairs_within
+from ._layers import append_rows
+from ._reach import node_rectangles, pairs_within
 from ._siting_tables import Reduced, coverage_curve, infeasible_compounds, ranked_sites
-from .access import AccessGraph, build_access_graph, snap_layer
+from .access import AccessGraph, build_access_graph
 from .candidates import candidate_snaps
-from .indicators import facilities_inside
+from .entrances import AccessPoints, profile_access_points
+from .facilities import facilities_inside
 from .network import WalkNetwork
-from .recompute import category_facilities, recompute
 from .result import RunResult
 
 Model = Literal["max_coverage", "min_sites", "sub_districts"]
@@ -138,7 +140,7 @@ class SitingPlan:
     infeasible : pandas.DataFrame
         Uncovered compounds that no candidate reaches, with the reason.
     after : RunResult or None
-        The run recomputed with the sites added (set by :func:`verify_plan`).
+        The run recomputed with the sites added (set by :func:`lifecircle.planning.verify_plan`).
     """
 
     problem: SitingProblem
@@ -170,23 +172,26 @@ class SitingPlan:
 
 def coverage_matrix(
     network: WalkNetwork,
-    compound_snaps: pd.DataFrame,
+    access_points: AccessPoints,
     site_snaps: pd.DataFrame,
     threshold_m: float,
     demand: np.ndarray,
 ) -> sparse.csr_array:
     """Which compounds each site would bring within ``threshold_m`` walk.
 
-    The sites are inserted into the network with the compounds (each with a door at its snap
-    distance, like facilities), and threshold-bounded Dijkstra runs from whichever side is
-    smaller, on local subgraphs (:func:`lifecircle.analysis._reach.pairs_within`). A walk
-    includes both snap legs, as in the run.
+    The sites are inserted into the network with the compounds' access points (each site with a
+    door at its snap distance, like a facility; a compound with several gates joined to them
+    one way, as in the run), and threshold-bounded Dijkstra runs from whichever side is smaller
+    — forwards from the sites, or backwards from the compounds — on local subgraphs
+    (:func:`lifecircle.analysis._reach.pairs_within`). A walk includes both legs, as in the run.
 
     Parameters
     ----------
     network : WalkNetwork
         The projected walking network.
-    compound_snaps, site_snaps : pandas.DataFrame
+    access_points : AccessPoints
+        The compounds' access points (:func:`lifecircle.analysis.entrances.profile_access_points`).
+    site_snaps : pandas.DataFrame
         From :func:`lifecircle.analysis.access.snap_layer`.
     threshold_m : float
         Inclusive (with :data:`lifecircle.settings.threshold_tolerance_m`, as in the run).
@@ -198,47 +203,47 @@ def coverage_matrix(
     scipy.sparse.csr_array
         Compounds × sites, boolean.
     """
-    graph = build_access_graph(network, compound_snaps, {_CANDIDATES: site_snaps})
+    graph = build_access_graph(
+        network, access_points.snaps, {_CANDIDATES: site_snaps}, compound_of=access_points.compound
+    )
     doors = graph.facility_door[_CANDIDATES]
-    nodes, compound_snap = graph.compound_node, graph.compound_snap_m
+    nodes, compound_leg = graph.compound_node, graph.compound_snap_m
     shape = (len(nodes), len(doors))
     rows = np.flatnonzero(np.asarray(demand, dtype=bool) & (nodes >= 0))
     cols = np.flatnonzero(doors >= 0)
     if len(rows) == 0 or len(cols) == 0:
         return sparse.csr_array(shape, dtype=bool)
-    coords = _node_coordinates(network, graph, compound_snaps, site_snaps, doors)
+    coords = _node_coordinates(network, graph, [access_points.snaps, site_snaps])
+    rectangles = node_rectangles(graph.csr, coords)
     limit = threshold_m + settings.threshold_tolerance_m
     if len(rows) <= len(cols):
-        r, c = pairs_within(graph.csr, coords, nodes[rows], doors[cols], limit,
-                            compound_snap[rows], np.zeros(len(cols)))
+        # Walks run from the sites to the compounds: search backwards from the compounds.
+        r, c = pairs_within(graph.csr.T, rectangles, nodes[rows], doors[cols], limit,
+                            compound_leg[rows], np.zeros(len(cols)))
     else:
-        c, r = pairs_within(graph.csr, coords, doors[cols], nodes[rows], limit,
-                            np.zeros(len(cols)), compound_snap[rows])
+        c, r = pairs_within(graph.csr, rectangles, doors[cols], nodes[rows], limit,
+                            np.zeros(len(cols)), compound_leg[rows])
     return sparse.csr_array(
         (np.ones(len(r), dtype=bool), (rows[r], cols[c])), shape=shape
     )
 
 
 def _node_coordinates(
-    network: WalkNetwork,
-    graph: AccessGraph,
-    compound_snaps: pd.DataFrame,
-    site_snaps: pd.DataFrame,
-    doors: np.ndarray,
+    network: WalkNetwork, graph: AccessGraph, inserted: list[pd.DataFrame]
 ) -> np.ndarray:
-    """Where every node of the access graph is (a door sits at its street point)."""
+    """Where the nodes of the access graph are; ``NaN`` for doors and multi-gate compounds.
+
+    Street nodes first, then one node per snapped row of ``inserted`` in order (as
+    :func:`lifecircle.analysis.network.split_edges_at_points` numbers them).
+    """
     coords = np.full((graph.csr.shape[0], 2), np.nan)
     edges = network.edges
     geoms = edges.geometry.to_numpy()
     coords[edges["u_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, 0))
     coords[edges["v_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    on = graph.compound_node >= 0
-    coords[graph.compound_node[on]] = compound_snaps[["snap_x", "snap_y"]].to_numpy(float)[on]
-    placed = doors >= 0
-    site_xy = site_snaps[["snap_x", "snap_y"]].to_numpy(float)[placed]
-    coords[doors[placed]] = site_xy
-    # A door has one neighbour: the site's street point.
-    coords[graph.csr.indices[graph.csr.indptr[doors[placed]]]] = site_xy
+    snaps = pd.concat([frame[["edge", "snap_x", "snap_y"]] for frame in inserted], ignore_index=True)
+    placed = snaps[snaps["edge"].notna()][["snap_x", "snap_y"]].to_numpy(float)
+    coords[network.n_nodes : network.n_nodes + len(placed)] = placed
     return coords
 
 
@@ -269,6 +274,13 @@ def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFram
             f"unknown category {category!r}: the profile {profile.name!r} defines "
             f"{', '.join(profile.categories)}"
         )
+    spec = profile.categories[category].capacity
+    if spec is not None and spec.require_capacity:
+        raise DataError(
+            f"{category}: its coverage depends on capacity (capacity.require_capacity), which the "
+            "covering models do not model (a new site would change other facilities' catchments); "
+            "site it without require_capacity, or compare scenarios (lifecircle compare)"
+        )
     if candidates.empty:
         raise DataError(
             f"no candidate site for {category} lies on the walking network inside the study area: "
@@ -280,9 +292,13 @@ def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFram
     known = bool(population.notna().any())
     weights = population.fillna(0.0).to_numpy() if known else np.ones(len(compounds))
     covered = compounds[schema.category_columns(category).covered].astype(bool).to_numpy()
-    compound_snaps = snap_layer(result.network, compounds, profile.snap_limit_m)
+    if result.layers is None:
+        raise DataError("this result does not carry its loaded layers: run the profile again")
+    access_points = profile_access_points(
+        result.network, profile, result.layers.compounds, result.layers.gates
+    )
     cover = coverage_matrix(
-        result.network, compound_snaps, candidate_snaps(candidates),
+        result.network, access_points, candidate_snaps(candidates),
         profile.categories[category].threshold_m, ~covered,
     )
     return SitingProblem(
@@ -543,35 +559,39 @@ def _finish(
         curve=curve,
         infeasible=infeasible_compounds(problem),
     )
-    plan.after = verify_plan(plan)
     return plan
 
 
-def verify_plan(plan: SitingPlan) -> RunResult:
-    """Recompute the run with the plan's sites added; fail loudly unless it agrees.
+def sites_as_facilities(plan: SitingPlan) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The category's facilities with the plan's sites appended, and their snaps.
+
+    The existing facilities keep the run's snaps and the sites the snaps their coverage was
+    measured with, so a recomputation sees exactly the walks the model saw.
 
     Returns
     -------
-    RunResult
-        The recomputed run (same network), with the sites among the category's facilities.
+    layer : geopandas.GeoDataFrame
+        For :func:`lifecircle.evaluation.recompute` ``facilities={category: layer}``.
+    snaps : pandas.DataFrame
+        For ``facility_snaps={category: snaps}``.
+    """
+    problem = plan.problem
+    result, key = problem.result, problem.category
+    chosen = problem.candidates.iloc[plan.sites["candidate_id"].to_numpy()]
+    layer = append_rows(result.layers.facility_layers[key], plan.sites[["name", "geometry"]])
+    snaps = pd.concat([result.facility_snaps[key], candidate_snaps(chosen)], ignore_index=True)
+    return layer, snaps
+
+
+def check_recomputation(plan: SitingPlan, after: RunResult) -> None:
+    """Fail loudly unless the run recomputed with the sites covers what the model claimed.
 
     Raises
     ------
     VerificationError
         When a compound's coverage, or the coverage share, differs from the model's claim.
     """
-    problem = plan.problem
-    result, key = problem.result, problem.category
-    chosen = problem.candidates.iloc[plan.sites["candidate_id"].to_numpy()]
-    layer = pd.concat(
-        [category_facilities(result, key), plan.sites[["name", "geometry"]]], ignore_index=True
-    )
-    snaps = pd.concat([result.facility_snaps[key], candidate_snaps(chosen)], ignore_index=True)
-    after = recompute(
-        result,
-        facilities={key: gpd.GeoDataFrame(layer, geometry="geometry", crs=settings.exchange_crs)},
-        facility_snaps={key: snaps},
-    )
+    problem, key = plan.problem, plan.category
     covered = after.compounds[schema.category_columns(key).covered].astype(bool).to_numpy()
     expected = problem.covered_before | plan.newly_covered
     wrong = np.flatnonzero(covered != expected)
@@ -584,4 +604,3 @@ def verify_plan(plan: SitingPlan) -> RunResult:
             f"coverage of {measured:.6%}, the model claimed {plan.share_after:.6%}; compounds "
             f"that differ: {ids}. This is a defect in lifecircle: please report it."
         )
-    return after

@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from .. import schema, settings
+from ..crs import wgs84_to_gcj02
 from ..errors import CRSError, DataError
 from ..profile import Profile
 
@@ -33,11 +34,13 @@ def to_wgs84_layer(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
 
 def check_compound_columns(compounds: pd.DataFrame, profile: Profile) -> None:
     needed = [
-        schema.COMPOUND_ID, schema.NAME, schema.POPULATION, schema.ACCESS_STATUS, schema.COMPLETE
+        schema.COMPOUND_ID, schema.NAME, schema.POPULATION, schema.ACCESS_STATUS, schema.COMPLETE,
+        schema.COMPLETE_NEAR_MISS,
     ]
     for key in profile.categories:
         columns = schema.category_columns(key)
-        needed += [columns.dist_m, columns.minutes, columns.count, columns.covered, columns.nearest]
+        needed += [columns.dist_m, columns.minutes, columns.count, columns.covered,
+                   columns.nearest, columns.near_miss]
     missing = [c for c in needed if c not in compounds.columns]
     if missing:
         raise DataError(
@@ -94,3 +97,35 @@ def feature_collection(geometries: gpd.GeoSeries, properties: Sequence[dict]) ->
         for geom, props in zip(geometries, properties, strict=True)
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def shifted_layer(gdf: gpd.GeoDataFrame, what: str, *, gcj02: bool) -> gpd.GeoDataFrame:
+    """A layer in map coordinates: WGS84, or shifted to GCJ-02 for a GCJ-02 basemap."""
+    gdf = to_wgs84_layer(gdf, what)
+    if not gcj02 or gdf.empty:
+        return gdf
+    return gdf.set_geometry(
+        gpd.GeoSeries(wgs84_to_gcj02(gdf.geometry.to_numpy()), index=gdf.index, crs=gdf.crs)
+    )
+
+
+def service_area_geometry(
+    service_areas: gpd.GeoDataFrame | None, profile: Profile, category: str | None, crs: str
+) -> shapely.Geometry | None:
+    """One category's walking service area, or (``category=None``) where every required
+    category's areas overlap: the complete life circle's service area. In ``crs``."""
+    if service_areas is None or service_areas.empty:
+        return None
+    areas = to_wgs84_layer(service_areas, "service_areas").to_crs(crs)
+    if category is not None:
+        rows = areas[areas["category"] == category]
+        return shapely.union_all(rows.geometry.values) if not rows.empty else None
+    required = [k for k, c in profile.categories.items() if c.required]
+    result = None
+    for key in required:
+        rows = areas[areas["category"] == key]
+        if rows.empty:
+            return None  # a required category without an area: no complete area to show
+        union = shapely.union_all(rows.geometry.values)
+        result = union if result is None else shapely.intersection(result, union)
+    return result

@@ -10,6 +10,7 @@ import geopandas as gpd
 
 from .. import settings
 from ._geo import feature_collection, round_coordinates
+from .map_layers import safe_markup
 
 
 def point_layer(
@@ -37,7 +38,7 @@ def point_layer(
     marker : folium.CircleMarker
         How a point looks.
     popup : dict, optional
-        Field → bilingual label of the popup rows.
+        Field → bilingual label of the popup rows (plain text, escaped here).
     show : bool
         Shown when the map opens.
     """
@@ -46,11 +47,11 @@ def point_layer(
     fields = list(props[0]) if props else ["label"]
     folium.GeoJson(
         feature_collection(round_coordinates(located), props),
-        name=name,
+        name=safe_markup(name),
         marker=marker,
         tooltip=folium.GeoJsonTooltip(fields=fields[:1], labels=False),
         popup=(
-            folium.GeoJsonPopup(fields=list(popup), aliases=list(popup.values()))
+            folium.GeoJsonPopup(fields=list(popup), aliases=[safe_markup(a) for a in popup.values()])
             if popup else None
         ),
         show=show,

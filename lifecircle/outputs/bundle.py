@@ -7,17 +7,23 @@ together, so a failure never leaves a half-written set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
 from ..analysis import gaps
-from ..analysis.indicators import IndicatorReport, indicator_report
+from ..analysis.indicators import PROFILE_TARGET, IndicatorReport, indicator_report
 from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
-from . import files, html, static_map, web_map
+from . import display, files, html, static_map, web_map
+from .basemaps import Basemap, resolve_basemap
 from .excel import write_workbook
+from .map_context import MapContext, map_context
 from .markdown import report_markdown
+
+#: Announces a step of the writing ("building the gap map", "writing report.xlsx").
+Progress = Callable[[str], None]
 
 #: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
 REPORT_MARKDOWN = "report.md"
@@ -43,6 +49,8 @@ def write_outputs(
     maps_dir: str | Path | None = None,
     self_contained_map: bool = True,
     report: IndicatorReport | bool = False,
+    progress: Progress | None = None,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -59,46 +67,83 @@ def write_outputs(
     maps_dir : str or Path, optional
         Folder for the HTML and PNG maps (default ``maps/``).
     self_contained_map : bool, default True
-        Write HTML maps that work with no internet (Leaflet inlined, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        Write HTML maps that work with no internet (Leaflet inlined, no background tiles,
+        streets and water drawn from the data); False adds background tiles, which load from
+        the internet when viewed.
     report : IndicatorReport or bool, default False
         Also write the indicator report, gap layers, gap map and static maps (see
         :func:`write_report_bundle`) into ``<out>/report``: True measures it here, an
         :class:`IndicatorReport` of ``result`` is used as it is.
+    progress : callable, optional
+        Called with a short description before each step that can take seconds (building a
+        map, service areas, writing each file), e.g. a :class:`lifecircle._progress.Reporter`
+        step announcer.
+    basemap : str or Basemap, optional
+        The tiles of an online map (``self_contained_map=False``): ``"osm"`` (default),
+        ``"amap"`` (GCJ-02: layers are shifted to match), ``"tianditu"`` or a
+        :class:`~lifecircle.outputs.basemaps.Basemap`.
 
     Returns
     -------
     list of Path
         The files written, the manifest last among the run files.
     """
+    say = progress or _silent
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
-    run_files = _run_products(result, folder, map_folder, self_contained_map)
+    say("building the interactive map")
+    maps = _MapOptions.of(result, self_contained_map, basemap)
+    run_files = _run_products(result, folder, map_folder, maps)
     report_products = None
     if report is not False:
+        if not isinstance(report, IndicatorReport):
+            say("measuring the plan's indicators")
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
-        report_products = _report_products(result, measured, folder / "report", map_folder)
+        report_products = _report_products(
+            result, measured, folder / "report", map_folder, maps, say
+        )
     with files.staged_outputs() as stage:
+        stage = _announcing(stage, say)
         written = _write_run_products(run_files, stage)
         if report_products is not None:
-            written += _write_report_products(report_products, stage, self_contained_map)
+            written += _write_report_products(
+                report_products, stage, run_map=run_files["paths"]["map"]
+            )
     return written
 
 
-def _run_products(
-    result: RunResult, folder: Path, map_folder: Path, self_contained_map: bool
-) -> dict:
+@dataclass(frozen=True)
+class _MapOptions:
+    """How a run's maps are drawn; the context (streets, water) is packed once for all."""
+
+    basemap: Basemap | None
+    context: MapContext
+
+    @classmethod
+    def of(cls, result: RunResult, offline: bool, basemap: str | Basemap | None) -> _MapOptions:
+        chosen = None if offline else resolve_basemap(basemap or True)
+        gcj02 = chosen is not None and chosen.gcj02
+        return cls(chosen, map_context(result.network, result.water, gcj02=gcj02))
+
+
+def _silent(message: str) -> None:
+    """No progress display."""
+
+
+def _announcing(stage: Callable[[str | Path], Path], say: Progress) -> Callable[[str | Path], Path]:
+    """``stage`` that announces each file as it is about to be written."""
+
+    def announced(final: str | Path) -> Path:
+        say(f"writing {Path(final).name}")
+        return stage(final)
+
+    return announced
+
+
+def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapOptions) -> dict:
     profile = result.profile
     compounds = result.compounds.to_crs(settings.exchange_crs)
-    fmap = web_map.coverage_map(
-        compounds,
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        credits=result.credits,
-        tiles=not self_contained_map,
-    )
+    fmap = web_map.coverage_map(result, view="coverage", tiles=maps.basemap, context=maps.context)
     layers = {"compounds": compounds, "facilities": result.facilities, "study_area": result.study_area}
     if result.sub_districts is not None:
         layers["sub_districts"] = result.sub_districts
@@ -129,7 +174,7 @@ def _run_products(
         "layers": layers,
         "result": result,
         "map": fmap,
-        "self_contained": self_contained_map,
+        "self_contained": maps.basemap is None,
         "manifest": manifest,
     }
 
@@ -149,25 +194,31 @@ def _write_run_products(products: dict, stage: Callable[[str | Path], Path]) -> 
     files.write_geo(stage(paths["compounds"]), products["compounds"])
     files.write_geopackage_layers(stage(paths["gpkg"]), products["layers"])
     files.write_geo(stage(paths["facilities"]), result.facilities)
-    files.write_table(stage(paths["coverage"]), result.coverage)
-    files.write_table(stage(paths["targets"]), result.targets)
+    labels = display.category_labels(result.profile)
+    files.write_table(stage(paths["coverage"]), display.coverage_csv(result.coverage, labels))
+    source = result.profile.indicators.source or PROFILE_TARGET
+    files.write_table(stage(paths["targets"]), display.targets_csv(result.targets, source))
     html.save_map(products["map"], stage(paths["map"]), self_contained=products["self_contained"])
     files.write_json(stage(paths["manifest"]), products["manifest"])
     return list(paths.values())
 
 
 def _write_report_files(
-    report: IndicatorReport, folder: Path, stage: Callable[[str | Path], Path]
+    report: IndicatorReport,
+    folder: Path,
+    stage: Callable[[str | Path], Path],
+    maps: list[Path] | None = None,
 ) -> list[Path]:
     written = []
     for name, table in report.tables.items():
         path = folder / f"{name}.csv"
-        files.write_table(stage(path), table)
+        files.write_table(stage(path), display.report_csv(table, report.near_miss_share))
         written.append(path)
+    links = display.map_links(maps or [], folder, report.category_labels)
     markdown = folder / REPORT_MARKDOWN
-    files.write_text(stage(markdown), report_markdown(report))
+    files.write_text(stage(markdown), report_markdown(report, links))
     workbook = folder / REPORT_WORKBOOK
-    files.write_atomic(stage(workbook), lambda tmp: write_workbook(tmp, report))
+    files.write_atomic(stage(workbook), lambda tmp: write_workbook(tmp, report, links))
     return [*written, markdown, workbook]
 
 
@@ -194,11 +245,19 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
 
 
 def _report_products(
-    result: RunResult, report: IndicatorReport, folder: Path, map_folder: Path
+    result: RunResult,
+    report: IndicatorReport,
+    folder: Path,
+    map_folder: Path,
+    maps: _MapOptions,
+    say: Progress = _silent,
 ) -> dict:
+    say("walking service areas (isochrones)")
     service_areas = gaps.result_service_areas(result)
     layers = {"service_areas": service_areas}
-    layers |= {k: v for k, v in gaps.gap_layers(result, service_areas).items() if not v.empty}
+    say("gap layers")
+    gap_layers = gaps.gap_layers(result, service_areas)
+    layers |= {k: v for k, v in gap_layers.items() if not v.empty}
     layers["study_area"] = result.study_area
     if result.sub_districts is not None:
         layers["sub_districts"] = result.sub_districts
@@ -210,31 +269,34 @@ def _report_products(
         "service_areas": service_areas,
         "layers": layers,
         "compounds": result.compounds.to_crs(settings.exchange_crs),
+        "gaps_map": _gaps_map(result, service_areas, gap_layers, maps, say),
+        "self_contained": maps.basemap is None,
     }
 
 
+def _gaps_map(
+    result: RunResult, service_areas, gap_layers: dict, maps: _MapOptions, say: Progress
+) -> web_map.InlineMap:
+    say("building the gap map")
+    return web_map.coverage_map(
+        result, view="gaps", service_areas=service_areas, gap_layers=gap_layers,
+        tiles=maps.basemap, context=maps.context,
+    )
+
+
 def _write_report_products(
-    products: dict, stage: Callable[[str | Path], Path], self_contained_map: bool
+    products: dict,
+    stage: Callable[[str | Path], Path],
+    run_map: Path | None = None,
 ) -> list[Path]:
     result, report = products["result"], products["report"]
     profile, folder, map_folder = result.profile, products["folder"], products["map_folder"]
     service_areas = products["service_areas"]
-    fmap = web_map.coverage_map(
-        products["compounds"],
-        result.facilities,
-        result.study_area,
-        profile,
-        sub_districts=result.sub_districts,
-        service_areas=service_areas,
-        credits=report.credits,
-        tiles=not self_contained_map,
-    )
-    written = _write_report_files(report, folder, stage)
     gpkg = folder / "report_layers.gpkg"
     files.write_geopackage_layers(stage(gpkg), products["layers"])
     gaps_html = map_folder / f"{profile.name}_gaps.html"
-    html.save_map(fmap, stage(gaps_html), self_contained=self_contained_map)
-    written += [gpkg, gaps_html]
+    html.save_map(products["gaps_map"], stage(gaps_html), self_contained=products["self_contained"])
+    written = [gpkg, gaps_html]
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
         static_map.static_map(
@@ -248,7 +310,9 @@ def _write_report_products(
             credits=report.credits,
         )
         written.append(png)
-    return written
+    # The report comes first in the list and links every map written with it.
+    maps = [p for p in [run_map, *written] if p is not None and p.suffix in (".html", ".png")]
+    return [*_write_report_files(report, folder, stage, maps), *written]
 
 
 def write_report_bundle(
@@ -258,6 +322,8 @@ def write_report_bundle(
     maps_dir: str | Path | None = None,
     offline_map: bool = True,
     report: IndicatorReport | None = None,
+    progress: Progress | None = None,
+    basemap: str | Basemap | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -271,10 +337,14 @@ def write_report_bundle(
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
         Write an HTML map that works with no internet (inline scripts, no background tiles);
-        False loads Leaflet and OpenStreetMap tiles from the internet when viewed.
+        False adds background tiles (``basemap``), which load from the internet when viewed.
     report : IndicatorReport, optional
         The report of ``result`` if already computed (avoids measuring it twice, e.g. summing
         a population raster again).
+    progress : callable, optional
+        Called with a short description before each step that can take seconds.
+    basemap : str or Basemap, optional
+        The tiles of an online map (``offline_map=False``), as for :func:`write_outputs`.
 
     Returns
     -------
@@ -286,7 +356,9 @@ def write_report_bundle(
     """
     folder = Path(out) if out is not None else output_dir(result.profile) / "report"
     map_folder = _maps_dir(out, maps_dir, folder)
+    say = progress or _silent
     report = report if report is not None else indicator_report(result)
-    products = _report_products(result, report, folder, map_folder)
+    maps = _MapOptions.of(result, offline_map, basemap)
+    products = _report_products(result, report, folder, map_folder, maps, say)
     with files.staged_outputs() as stage:
-        return _write_report_products(products, stage, offline_map)
+        return _write_report_products(products, _announcing(stage, say))

@@ -24,6 +24,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .._atomic import atomic_path, write_atomic, write_text
+from ._safe import neutralise_formulas
 
 __all__ = [
     "atomic_path",
@@ -94,10 +95,13 @@ def staged_outputs() -> Iterator[Callable[[str | Path], Path]]:
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
-    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese correctly) atomically."""
-    return write_atomic(
-        path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig")
-    )
+    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese correctly) atomically.
+
+    Text cells that a spreadsheet would read as a formula are neutralised (see
+    :func:`lifecircle.outputs._safe.neutralise_formulas`).
+    """
+    safe = neutralise_formulas(frame)
+    return write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 
 def write_geo(path: str | Path, gdf: gpd.GeoDataFrame, layer: str | None = None) -> Path:

@@ -1,13 +1,18 @@
 """Self-contained HTML: render a folium map with Leaflet inlined and no external requests.
 
-``save_map(..., self_contained=True)`` writes an HTML file that works with no internet: Leaflet
-1.9.4 is inlined from ``lifecircle/outputs/_static`` and no background tiles are used.
+Every map lifecircle writes or displays inlines Leaflet 1.9.4 (from ``lifecircle/outputs/_static``)
+instead of loading it from a CDN; the only thing an online map fetches is its background tiles.
+``save_map(..., self_contained=True)`` (the default) also drops tiles, so the file works with no
+internet at all. :class:`InlineMap` does the same for notebooks: folium's own inline display
+loads Leaflet from CDNs and stays blank offline, while an :class:`InlineMap` embeds the
+self-contained page in an ``<iframe srcdoc>``.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import html
 import re
 import warnings
 from collections import OrderedDict
@@ -21,7 +26,7 @@ from branca.element import Element, Figure
 from .._atomic import write_text
 from ..errors import LifecircleError, LifecircleWarning
 
-_CDN_HINT = "save it with self_contained=False, or remove the plugin"
+_CDN_HINT = "remove the plugin, or use folium's own fmap.save() (which loads Leaflet from CDNs)"
 
 
 class RawHTML(Element):
@@ -96,16 +101,36 @@ def _inline_leaflet() -> tuple[str, str]:
     return css, js
 
 
-def _render_html(fmap: folium.Map, *, self_contained: bool) -> str:
-    """Render the map into a fresh Figure (no stale parts of earlier renders)."""
+def render_html(fmap: folium.Map, *, self_contained: bool = True) -> str:
+    """Render a map into one HTML page with Leaflet inlined.
+
+    Parameters
+    ----------
+    fmap : folium.Map
+        Any folium map; it is rendered into a fresh Figure and left as it was.
+    self_contained : bool, default True
+        Also drop background tiles (elements with an ``offline`` flag, such as the legend, say
+        so), so that the page makes no request at all; False keeps the map's tiles.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    LifecircleError
+        With ``self_contained=True``, when the map uses a plugin that loads files from the
+        internet.
+    """
     old_parent = fmap._parent
     old_children = fmap._children
     instance_assets = {k: vars(fmap)[k] for k in ("default_js", "default_css") if k in vars(fmap)}
-    # Elements with an `offline` flag (the legend) say so in self-contained files.
-    legends = [c for c in old_children.values() if hasattr(c, "offline")]
-    legend_offline = [legend.offline for legend in legends]
+    flagged = _offline_flagged(fmap)
+    flags = [element.offline for element in flagged]
     title = getattr(old_parent, "title", None) if isinstance(old_parent, Figure) else None
-    figure = Figure(title=title)
+    title = getattr(fmap, "page_title", title)
+    figure = Figure(title=html.escape(title) if title else None)
     try:
         if self_contained:
             fmap._children = OrderedDict(
@@ -113,12 +138,12 @@ def _render_html(fmap: folium.Map, *, self_contained: bool) -> str:
                 for k, v in old_children.items()
                 if not isinstance(v, folium.raster_layers.TileLayer)
             )
-            fmap.default_js, fmap.default_css = [], []
-            css, js = _inline_leaflet()
-            figure.header.add_child(RawHTML(f"<style>{css}</style>"), name="leaflet_css")
-            figure.header.add_child(RawHTML(f"<script>{js}</script>"), name="leaflet")
-            for legend in legends:
-                legend.offline = True
+            for element in flagged:
+                element.offline = True
+        fmap.default_js, fmap.default_css = [], []
+        css, js = _inline_leaflet()
+        figure.header.add_child(RawHTML(f"<style>{css}</style>"), name="leaflet_css")
+        figure.header.add_child(RawHTML(f"<script>{js}</script>"), name="leaflet")
         figure.add_child(fmap, name=fmap.get_name())
         rendered = figure.render()
     finally:
@@ -129,39 +154,53 @@ def _render_html(fmap: folium.Map, *, self_contained: bool) -> str:
                 setattr(fmap, key, instance_assets[key])
             elif key in vars(fmap):
                 delattr(fmap, key)
-        for legend, offline in zip(legends, legend_offline, strict=True):
-            legend.offline = offline
-    if self_contained:
-        leftover = external_urls(rendered)
-        if leftover:
-            raise LifecircleError(
-                f"the map needs files from the internet ({', '.join(leftover[:3])}), probably "
-                f"from a folium plugin added to it, so it cannot be self-contained: {_CDN_HINT}"
-            )
-        body = rendered[rendered.find("</head>") :]
-        if re.search(r"\$\(|jQuery|L\.AwesomeMarkers", body):
-            warnings.warn(
-                "the map uses folium features that need jQuery or Font Awesome (e.g. folium.Popup "
-                "with HTML, or icon markers), which self-contained maps leave out: they will not "
-                f"work offline; {_CDN_HINT}",
-                LifecircleWarning,
-                stacklevel=3,
-            )
+        for element, flag in zip(flagged, flags, strict=True):
+            element.offline = flag
+    _check_offline(rendered, self_contained)
     return rendered
 
 
-def save_map(fmap: folium.Map, path: str | Path, *, self_contained: bool = False) -> Path:
-    """Write a map to an HTML file, atomically.
+def _offline_flagged(fmap: folium.Map) -> list[Element]:
+    """Elements (any depth) with an ``offline`` flag: they say when tiles were left out."""
+    found, queue = [], list(fmap._children.values())
+    while queue:
+        element = queue.pop(0)
+        if hasattr(element, "offline"):
+            found.append(element)
+        queue.extend(element._children.values())
+    return found
+
+
+def _check_offline(rendered: str, self_contained: bool) -> None:
+    leftover = external_urls(rendered)
+    if self_contained and leftover:
+        raise LifecircleError(
+            f"the map needs files from the internet ({', '.join(leftover[:3])}), probably "
+            f"from a folium plugin added to it, so it cannot be self-contained: {_CDN_HINT}"
+        )
+    body = rendered[rendered.find("</head>") :]
+    if re.search(r"\$\(|jQuery|L\.AwesomeMarkers", body):
+        warnings.warn(
+            "the map uses folium features that need jQuery or Font Awesome (e.g. folium.Popup "
+            "with HTML, or icon markers), which lifecircle's maps leave out: they will not "
+            f"work; {_CDN_HINT}",
+            LifecircleWarning,
+            stacklevel=3,
+        )
+
+
+def save_map(fmap: folium.Map, path: str | Path, *, self_contained: bool = True) -> Path:
+    """Write a map to an HTML file, atomically, with Leaflet inlined.
 
     Parameters
     ----------
     fmap : folium.Map
-        From :func:`coverage_map` (any folium map works).
+        From :func:`lifecircle.outputs.web_map.coverage_map` (any folium map works).
     path : str or Path
         Destination ``.html`` file; its folder is created when missing.
-    self_contained : bool
-        Inline Leaflet and drop background tiles, so that the file works with no internet (and
-        can be e-mailed). Otherwise Leaflet and the tiles load from the internet when viewed.
+    self_contained : bool, default True
+        Drop background tiles too, so that the file works with no internet (and can be
+        e-mailed). False keeps the map's tiles, which load from the internet when viewed.
 
     Returns
     -------
@@ -175,5 +214,37 @@ def save_map(fmap: folium.Map, path: str | Path, *, self_contained: bool = False
         With ``self_contained=True``, when the map uses a plugin that loads files from the
         internet.
     """
-    rendered = _render_html(fmap, self_contained=self_contained)
+    rendered = render_html(fmap, self_contained=self_contained)
     return write_text(path, rendered)
+
+
+def has_tiles(fmap: folium.Map) -> bool:
+    """Whether a map draws background tiles (which need internet)."""
+    return any(isinstance(c, folium.raster_layers.TileLayer) for c in fmap._children.values())
+
+
+class InlineMap(folium.Map):
+    """A folium map that needs no internet in notebooks or when saved.
+
+    Displayed in Jupyter, it embeds its own self-contained page (Leaflet inlined) in an
+    ``<iframe srcdoc>``; ``save()`` writes the same page. Background tiles, when the map has
+    any, are the only thing it loads from the internet.
+    """
+
+    #: Height of the notebook frame.
+    frame_height = "640px"
+
+    def to_html(self) -> str:
+        """The map as one HTML page (tiles kept when the map has them)."""
+        return render_html(self, self_contained=not has_tiles(self))
+
+    def _repr_html_(self, **kwargs: Any) -> str:
+        page = html.escape(self.to_html(), quote=True)
+        return (
+            f'<iframe srcdoc="{page}" style="width:100%;height:{self.frame_height};border:none" '
+            'sandbox="allow-scripts allow-popups"></iframe>'
+        )
+
+    def save(self, outfile: str | Path, close_file: bool = True, **kwargs: Any) -> None:
+        """Write the map as in :func:`save_map` (tiles kept when the map has them)."""
+        save_map(self, outfile, self_contained=not has_tiles(self))

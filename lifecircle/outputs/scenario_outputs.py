@@ -13,10 +13,12 @@ from .. import schema, settings
 from ..analysis.scenarios import ADDED, GAINED, LOST, NEW_COVERED, REMOVED, ScenarioComparison
 from . import files, web_map
 from ._overlays import point_layer
-from ._safe import spreadsheet_safe
-from .display import number_pattern
+from ._safe import markdown_text
+from .display import column_format
+from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
+from .report_view import DisplayTable
 
 CHANGE_LABELS = {
     "gained": "新增覆盖 / gains coverage",
@@ -98,39 +100,46 @@ def comparison_markdown(comparison: ScenarioComparison) -> str:
             return "(none / 无)\n"
         shown = frame.copy()
         for column in shown.columns:
-            pattern = number_pattern(column)
-            if column.endswith("_change") and column.startswith(("compound_share", "population_share")):
+            fmt = column_format(column)
+            if column.endswith("_share_change"):
                 shown[column] = [("" if pd.isna(v) else f"{v * 100:+.1f} pts") for v in shown[column]]
-            elif pattern is not None:
-                shown[column] = [("" if pd.isna(v) else pattern.format(v)) for v in shown[column]]
-        shown = display_table(shown).map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+            elif fmt is not None and pd.api.types.is_numeric_dtype(shown[column]):
+                shown[column] = [fmt.text(v) for v in shown[column]]
+        shown = display_table(shown).map(lambda v: markdown_text(v) if isinstance(v, str) else v)
         return shown.to_markdown(index=False) + "\n"
 
     profile = comparison.scenario.profile
     columns = ["area", "category", "population_share_base", "population_share_scenario",
                "population_share_change", "n_gained", "n_lost", "compound_share_base",
                "compound_share_scenario", "compound_share_change"]
-    lines = [f"# 情景对比 / Scenario comparison: {comparison.name}", "",
-             f"{profile.title.zh} / {profile.title.en}", "",
+    lines = [f"# 情景对比 / Scenario comparison: {markdown_text(comparison.name)}", "",
+             markdown_text(f"{profile.title.zh} / {profile.title.en}"), "",
              "## 覆盖率变化 / Coverage change", "", table(comparison.by_area[columns]),
              "## 设施变化 / Facility changes", "", table(comparison.facility_changes)]
-    lines += [f"- {note}" for note in comparison.notes]
+    lines += [f"- {markdown_text(note)}" for note in comparison.notes]
     lines += ["", "## 数据来源 / Credits", ""]
-    lines += [f"- {c}" for c in credits_with_osm(comparison.base.credits)] + [""]
+    lines += [f"- {markdown_text(c)}" for c in credits_with_osm(comparison.base.credits)] + [""]
     return "\n".join(lines)
 
 
+def _sheet(frame: pd.DataFrame) -> DisplayTable:
+    formats = {HEADERS.get(c, c): column_format(c) for c in frame.columns if column_format(c)}
+    return DisplayTable(display_table(frame), formats)
+
+
 def _write_workbook(path: Path, comparison: ScenarioComparison) -> None:
-    tables = {
-        SHEETS["comparison"]: comparison.by_area,
-        SHEETS["compound_changes"]: comparison.compound_changes,
-        SHEETS["facility_changes"]: comparison.facility_changes,
-    }
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for sheet, frame in tables.items():
-            spreadsheet_safe(display_table(frame)).to_excel(writer, sheet_name=sheet, index=False)
-            writer.sheets[sheet].freeze_panes = "A2"
-        spreadsheet_safe(_about(comparison)).to_excel(writer, sheet_name=SHEETS["about"], index=False)
+    profile = comparison.scenario.profile
+    about = _about(comparison)
+    write_tables(
+        path,
+        {
+            SHEETS["comparison"]: _sheet(comparison.by_area),
+            SHEETS["compound_changes"]: _sheet(comparison.compound_changes),
+            SHEETS["facility_changes"]: _sheet(comparison.facility_changes),
+            SHEETS["about"]: DisplayTable(about),
+        },
+        f"{profile.title.zh} / {profile.title.en} — {comparison.name}",
+    )
 
 
 def changes_layers(comparison: ScenarioComparison) -> dict[str, gpd.GeoDataFrame]:
@@ -140,12 +149,11 @@ def changes_layers(comparison: ScenarioComparison) -> dict[str, gpd.GeoDataFrame
     changed = comparison.compound_changes.join(located, on=schema.COMPOUND_ID)
     facilities = comparison.facility_changes
     return {
-        "compound_changes": spreadsheet_safe(
-            gpd.GeoDataFrame(changed, geometry="geometry", crs=settings.exchange_crs)
-        ),
-        "facility_changes": spreadsheet_safe(
-            gpd.GeoDataFrame(facilities, geometry=gpd.points_from_xy(facilities["lon"], facilities["lat"]),
-                             crs=settings.exchange_crs)
+        "compound_changes": gpd.GeoDataFrame(changed, geometry="geometry",
+                                             crs=settings.exchange_crs),
+        "facility_changes": gpd.GeoDataFrame(
+            facilities, geometry=gpd.points_from_xy(facilities["lon"], facilities["lat"]),
+            crs=settings.exchange_crs,
         ),
         "study_area": comparison.base.study_area,
     }
@@ -155,10 +163,7 @@ def changes_map(comparison: ScenarioComparison, *, tiles: bool = False) -> foliu
     """The scenario's coverage map with layers of compounds that gain or lose coverage."""
     scenario = comparison.scenario
     profile = scenario.profile
-    fmap = web_map.coverage_map(
-        scenario.compounds, scenario.facilities, scenario.study_area, profile,
-        sub_districts=scenario.sub_districts, credits=scenario.credits, tiles=tiles,
-    )
+    fmap = web_map.coverage_map(scenario, tiles=tiles)
     located = scenario.compounds.set_index(schema.COMPOUND_ID).geometry
     labels = {key: cat.label for key, cat in profile.categories.items()}
     for key, group in comparison.compound_changes.groupby("category", sort=False):
@@ -218,7 +223,7 @@ def write_comparison(
     written = []
     with files.staged_outputs() as stage:
         for name, table in tables.items():
-            files.write_table(stage(folder / name), spreadsheet_safe(table))
+            files.write_table(stage(folder / name), table)
             written.append(folder / name)
         files.write_text(stage(folder / "comparison.md"), comparison_markdown(comparison))
         files.write_atomic(stage(folder / "comparison.xlsx"), lambda tmp: _write_workbook(tmp, comparison))

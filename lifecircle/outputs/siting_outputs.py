@@ -21,7 +21,6 @@ from ..analysis.siting import SitingPlan
 from . import files, static_map, web_map
 from ._geo import clean_value
 from ._overlays import point_layer
-from ._safe import spreadsheet_safe
 from .html import save_map
 from .labels import credits_with_osm
 
@@ -142,7 +141,7 @@ def write_siting(
     written = []
     with files.staged_outputs() as stage:
         for name, table in tables.items():
-            files.write_table(stage(folder / name), spreadsheet_safe(table))
+            files.write_table(stage(folder / name), table)
             written.append(folder / name)
         for name, write in _other_files(plan, fmap, layers, summary, self_contained_map).items():
             write(stage(folder / name))
@@ -185,21 +184,19 @@ def siting_layers(plan: SitingPlan) -> dict[str, gpd.GeoDataFrame]:
         "unreachable": unreachable,
         "study_area": plan.problem.result.study_area,
     }
-    return {name: spreadsheet_safe(layer) for name, layer in layers.items()}
+    return layers
 
 
 def sites_map(plan: SitingPlan, *, tiles: bool = False) -> folium.Map:
     """The coverage map with the sites added, plus layers of the ranked sites and newly covered.
 
-    Compounds are coloured by their coverage *with* the new sites; existing facilities are
-    drawn as in the run's map; the new sites are large magenta dots with their rank.
+    The map of the run recomputed with the sites: compounds are coloured by their coverage
+    *with* the new sites (which are among the facilities); the new sites are also drawn as
+    large magenta dots with their rank, and the compounds they newly cover are ringed.
     """
-    result, after = plan.problem.result, plan.after
-    profile = result.profile
-    fmap = web_map.coverage_map(
-        after.compounds, result.facilities, result.study_area, profile,
-        sub_districts=result.sub_districts, credits=result.credits, tiles=tiles,
-    )
+    after = plan.after
+    profile = after.profile
+    fmap = web_map.coverage_map(after, tiles=tiles)
     label = profile.categories[plan.category].label
     newly = after.compounds.loc[plan.newly_covered]
     point_layer(

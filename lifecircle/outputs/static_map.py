@@ -13,13 +13,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from .. import schema, settings
 from .._atomic import write_atomic
 from ..errors import DataError, LifecircleWarning
 from ..profile import Profile
-from ._geo import check_compound_columns, marker_radius, to_wgs84_layer
+from ._geo import check_compound_columns, marker_radius, service_area_geometry, to_wgs84_layer
 from .labels import BOUNDARY_COLOUR, STATUS_COLOURS, STATUS_LABELS, credits_with_osm, minutes_text
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +191,7 @@ def static_map(
         fig = MplFigure(figsize=(9, float(np.clip(9 * aspect + 2.0, 5, 14))), dpi=150)
         FigureCanvasAgg(fig)
         ax = fig.subplots()
-        area = _static_service_area(service_areas, profile, category, crs)
+        area = service_area_geometry(service_areas, profile, category, crs)
         if area is not None and not area.is_empty:
             gpd.GeoSeries([area], crs=crs).plot(
                 ax=ax, color="#4a90d9", alpha=0.18, edgecolor="#4a90d9", linewidth=0.6
@@ -301,26 +300,6 @@ def static_map(
             path,
             lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight", pad_inches=0.2),
         )
-
-
-def _static_service_area(
-    service_areas: gpd.GeoDataFrame | None, profile: Profile, category: str | None, crs: str
-) -> shapely.Geometry | None:
-    if service_areas is None or service_areas.empty:
-        return None
-    areas = to_wgs84_layer(service_areas, "service_areas").to_crs(crs)
-    if category is not None:
-        rows = areas[areas["category"] == category]
-        return shapely.union_all(rows.geometry.values) if not rows.empty else None
-    required = [k for k, c in profile.categories.items() if c.required]
-    result = None
-    for key in required:
-        rows = areas[areas["category"] == key]
-        if rows.empty:
-            return None  # a required category without an area: no complete area to show
-        union = shapely.union_all(rows.geometry.values)
-        result = union if result is None else shapely.intersection(result, union)
-    return result
 
 
 def _draw_scale_bar(ax: Any, x0: float, y0: float, width_m: float, crs: str) -> None:

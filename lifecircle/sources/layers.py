@@ -8,7 +8,7 @@ from typing import Any
 import geopandas as gpd
 
 from ..profile import LayerSource, Profile
-from . import osm, tables
+from . import geocode, osm, tables
 
 
 def load_layer(
@@ -18,7 +18,9 @@ def load_layer(
     osm_file: Path | None,
     cache_dir: Path,
 ) -> gpd.GeoDataFrame:
-    """Read a layer source (facilities, compounds, candidate sites) as EPSG:4326 features.
+    """Read a layer source (facilities, compounds, gates, candidate sites) as EPSG:4326 features.
+
+    OpenStreetMap tags, a file of addresses geocoded online (cached), or a table or GIS file.
 
     Parameters
     ----------
@@ -31,7 +33,8 @@ def load_layer(
     osm_file : Path or None
         Local OSM extract for OpenStreetMap features; None reads them from Overpass.
     cache_dir : Path
-        The profile's raw-data cache (OpenStreetMap features go to ``features/`` in it).
+        The profile's raw-data cache (OpenStreetMap features go to ``features/`` in it,
+        geocoded addresses to ``geocode/``).
 
     Returns
     -------
@@ -42,6 +45,18 @@ def load_layer(
     if source.osm_tags is not None:
         return osm.features_from_osm(
             source.osm_tags, polygon, osm_file=osm_file, cache_dir=cache_dir / "features"
+        )
+    if source.geocode is not None:
+        return geocode.geocoded_layer(
+            profile.resolve(source.file),
+            service=source.geocode.service,
+            address_field=source.geocode.address_field,
+            city=source.geocode.city,
+            name_field=source.name_field,
+            layer=source.layer,
+            sheet=source.sheet,
+            where=source.where,
+            cache_dir=cache_dir / "geocode",
         )
     return tables.read_layer(
         profile.resolve(source.file),

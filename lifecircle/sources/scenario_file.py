@@ -37,13 +37,14 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from .. import settings
+from .._profile_base import Label, _Strict
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
-from ..profile import Label, StrictModel, explain_validation, resolve_path
+from ..profile import explain_validation, resolve_path
 from .tables import read_layer
 
 
-class ScenarioPoint(StrictModel):
+class ScenarioPoint(_Strict):
     """A point written in the scenario (in the coordinate system of its entry)."""
 
     x: float
@@ -53,7 +54,7 @@ class ScenarioPoint(StrictModel):
     population: float | None = Field(default=None, ge=0)
 
 
-class _PointsOrFile(StrictModel):
+class _PointsOrFile(_Strict):
     """Points written in the scenario, or a file read like a profile layer."""
 
     points: list[ScenarioPoint] | None = None
@@ -79,7 +80,7 @@ class FacilityAddition(_PointsOrFile):
     category: str
 
 
-class FacilitySelection(StrictModel):
+class FacilitySelection(_Strict):
     """Existing facilities of one category, chosen by name or by location."""
 
     category: str
@@ -105,7 +106,7 @@ class FacilityMove(FacilitySelection):
     to: ScenarioPoint
 
 
-class FacilityChanges(StrictModel):
+class FacilityChanges(_Strict):
     """Facility changes, applied in this order: remove, move, add."""
 
     add: list[FacilityAddition] = []
@@ -120,13 +121,13 @@ class CompoundAddition(_PointsOrFile):
     population_field: str | None = None
 
 
-class CompoundChanges(StrictModel):
+class CompoundChanges(_Strict):
     """Compound changes."""
 
     add: list[CompoundAddition] = []
 
 
-class Scenario(StrictModel):
+class Scenario(_Strict):
     """A validated what-if scenario (see the module documentation for the file format)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")

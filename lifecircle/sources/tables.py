@@ -96,6 +96,25 @@ def read_layer(
         When rows without usable coordinates or geometry are dropped (with their count).
     """
     path = Path(path)
+    frame = read_rows(path, layer=layer, sheet=sheet, where=where)
+    return layer_from_rows(frame, path, crs=crs, x=x, y=y, name_field=name_field)
+
+
+def read_rows(
+    path: Path | str,
+    *,
+    layer: str | None = None,
+    sheet: str | int | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The rows of a layer file (first step of :func:`read_layer`), filtered by ``where``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, of an unsupported type, unreadable or empty.
+    """
+    path = Path(path)
     if not path.is_file():
         raise DataError(
             f"layer file {path} does not exist (relative paths in a profile resolve against "
@@ -111,8 +130,19 @@ def read_layer(
     frame = reader(path, layer, sheet)
     if len(frame) == 0:
         raise DataError(f"{path} has no rows: the layer is empty")
-    if where:
-        frame = _filter_rows(frame, where, path)
+    return _filter_rows(frame, where, path) if where else frame
+
+
+def layer_from_rows(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    crs: str = "wgs84",
+    x: str | None = None,
+    y: str | None = None,
+    name_field: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Rows read from ``path`` as a WGS84 layer (second step of :func:`read_layer`)."""
     gdf, source = _with_geometry(frame, x, y, path)
     gdf = _with_name(gdf, name_field, path)
     return to_wgs84(gdf, crs, source=source)
@@ -285,7 +315,6 @@ def _coordinate_column(
     key: str,
     path: Path,
 ) -> str:
-    columns = [str(c) for c in table.columns]
     if given is not None:
         if given not in table.columns:
             raise DataError(
@@ -293,9 +322,7 @@ def _coordinate_column(
                 f"are: {_columns(table)}"
             )
         return given
-    exact = [c for c in columns if c.strip().lower() in names]
-    if not exact:
-        exact = [c for c in columns if _has_token(c, tokens)]
+    exact = _candidate_columns(table, names, tokens)
     if len(exact) == 1:
         return exact[0]
     if not exact:
@@ -307,6 +334,48 @@ def _coordinate_column(
         f"{path.name}: several columns could hold the {what}: {', '.join(map(repr, exact))}; "
         f"choose one with '{key}:' in the profile"
     )
+
+
+def _candidate_columns(
+    table: pd.DataFrame, names: tuple[str, ...], tokens: tuple[str, ...]
+) -> list[str]:
+    """Columns named like a coordinate: exact names first, else names holding the word."""
+    columns = [str(c) for c in table.columns]
+    exact = [c for c in columns if c.strip().lower() in names]
+    return exact or [c for c in columns if _has_token(c, tokens)]
+
+
+def coordinate_columns(table: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The longitude and latitude columns of a table, found by name as :func:`read_layer` does.
+
+    Returns
+    -------
+    (str or None, str or None)
+        Each column, or None when no column or several columns could hold it.
+    """
+    lon = _candidate_columns(table, _LON_NAMES, _LON_TOKENS)
+    lat = _candidate_columns(table, _LAT_NAMES, _LAT_TOKENS)
+    return (lon[0] if len(lon) == 1 else None), (lat[0] if len(lat) == 1 else None)
+
+
+def read_attributes(
+    path: Path | str, *, layer: str | None = None, sheet: str | int | None = None
+) -> pd.DataFrame:
+    """A layer file's rows as stored, before any coordinate work (to inspect its columns).
+
+    Raises
+    ------
+    DataError
+        When the file is missing or of an unsupported type.
+    """
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if not path.is_file() or reader is None:
+        raise DataError(
+            f"{path}: not a readable layer file (it must exist and be one of "
+            f"{', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return reader(path, layer, sheet)
 
 
 def _has_token(column: str, tokens: tuple[str, ...]) -> bool:
