@@ -1,4 +1,5 @@
-"""Pairs of graph nodes within a walking distance: bounded Dijkstra on local subgraphs.
+"""Pairs within a walking distance — which compounds a site would cover: bounded Dijkstra on
+local subgraphs.
 
 SciPy's Dijkstra returns a dense row of distances for every source, so bounded searches from
 many sources over a large graph spend their time filling and scanning rows of ``inf``. A walk
@@ -16,13 +17,20 @@ bounding rectangle of its neighbours: it is in a box when its rectangle meets it
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from .. import settings
+from .access import AccessGraph, build_access_graph
+from .entrances import AccessPoints
+from .network import WalkNetwork
 
 #: Sources per block before the memory budget splits it further.
 _BLOCK = 256
+#: The category name under which sites are inserted into the access graph.
+_SITES = "__sites__"
 
 
 def node_rectangles(csr: sparse.csr_array, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,3 +143,80 @@ def _block_pairs(
     walk = dist[:, local_targets] + target_leg[target_index][None, :] + source_leg[:, None]
     s, t = np.nonzero(walk <= limit)
     return s, target_index[t]
+
+
+def coverage_matrix(
+    network: WalkNetwork,
+    access_points: AccessPoints,
+    site_snaps: pd.DataFrame,
+    threshold_m: float,
+    demand: np.ndarray,
+) -> sparse.csr_array:
+    """Which compounds each site would bring within ``threshold_m`` walk.
+
+    The sites are inserted into the network with the compounds' access points (each site with a
+    door at its snap distance, like a facility; a compound with several gates joined to them
+    one way, as in the run), and threshold-bounded Dijkstra runs from whichever side is smaller
+    — forwards from the sites, or backwards from the compounds — on local subgraphs
+    (:func:`lifecircle.analysis._reach.pairs_within`). A walk includes both legs, as in the run.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The projected walking network.
+    access_points : AccessPoints
+        The compounds' access points (:func:`lifecircle.analysis.entrances.profile_access_points`).
+    site_snaps : pandas.DataFrame
+        From :func:`lifecircle.analysis.access.snap_layer`.
+    threshold_m : float
+        Inclusive (with :data:`lifecircle.settings.threshold_tolerance_m`, as in the run).
+    demand : numpy.ndarray of bool
+        The compounds (rows) to measure; the other rows stay empty.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Compounds × sites, boolean.
+    """
+    graph = build_access_graph(
+        network, access_points.snaps, {_SITES: site_snaps}, compound_of=access_points.compound
+    )
+    doors = graph.facility_door[_SITES]
+    nodes, compound_leg = graph.compound_node, graph.compound_snap_m
+    shape = (len(nodes), len(doors))
+    rows = np.flatnonzero(np.asarray(demand, dtype=bool) & (nodes >= 0))
+    cols = np.flatnonzero(doors >= 0)
+    if len(rows) == 0 or len(cols) == 0:
+        return sparse.csr_array(shape, dtype=bool)
+    coords = _node_coordinates(network, graph, [access_points.snaps, site_snaps])
+    rectangles = node_rectangles(graph.csr, coords)
+    limit = threshold_m + settings.threshold_tolerance_m
+    if len(rows) <= len(cols):
+        # Walks run from the sites to the compounds: search backwards from the compounds.
+        r, c = pairs_within(graph.csr.T, rectangles, nodes[rows], doors[cols], limit,
+                            compound_leg[rows], np.zeros(len(cols)))
+    else:
+        c, r = pairs_within(graph.csr, rectangles, doors[cols], nodes[rows], limit,
+                            np.zeros(len(cols)), compound_leg[rows])
+    return sparse.csr_array(
+        (np.ones(len(r), dtype=bool), (rows[r], cols[c])), shape=shape
+    )
+
+
+def _node_coordinates(
+    network: WalkNetwork, graph: AccessGraph, inserted: list[pd.DataFrame]
+) -> np.ndarray:
+    """Where the nodes of the access graph are; ``NaN`` for doors and multi-gate compounds.
+
+    Street nodes first, then one node per snapped row of ``inserted`` in order (as
+    :func:`lifecircle.analysis.network.split_edges_at_points` numbers them).
+    """
+    coords = np.full((graph.csr.shape[0], 2), np.nan)
+    edges = network.edges
+    geoms = edges.geometry.to_numpy()
+    coords[edges["u_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    coords[edges["v_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    snaps = pd.concat([frame[["edge", "snap_x", "snap_y"]] for frame in inserted], ignore_index=True)
+    placed = snaps[snaps["edge"].notna()][["snap_x", "snap_y"]].to_numpy(float)
+    coords[network.n_nodes : network.n_nodes + len(placed)] = placed
+    return coords

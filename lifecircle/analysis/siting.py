@@ -27,25 +27,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy
-import shapely
 from scipy import sparse
 
-from .. import schema, settings
+from .. import schema
 from ..errors import DataError, VerificationError
 from . import _covering
 from ._covering import CoverSolution, SolverOptions, solve_max_cover, solve_min_sites
 from ._layers import append_rows
-from ._reach import node_rectangles, pairs_within
+from ._reach import coverage_matrix
 from ._siting_tables import Reduced, coverage_curve, infeasible_compounds, ranked_sites
-from .access import AccessGraph, build_access_graph
 from .candidates import candidate_snaps
-from .entrances import AccessPoints, profile_access_points
+from .entrances import profile_access_points
 from .facilities import facilities_inside
-from .network import WalkNetwork
 from .result import RunResult
 
 Model = Literal["max_coverage", "min_sites", "sub_districts"]
-_CANDIDATES = "__candidates__"
 
 
 @dataclass(frozen=True)
@@ -168,83 +164,6 @@ class SitingPlan:
 # --------------------------------------------------------------------------------------------
 # The coverage matrix
 # --------------------------------------------------------------------------------------------
-
-
-def coverage_matrix(
-    network: WalkNetwork,
-    access_points: AccessPoints,
-    site_snaps: pd.DataFrame,
-    threshold_m: float,
-    demand: np.ndarray,
-) -> sparse.csr_array:
-    """Which compounds each site would bring within ``threshold_m`` walk.
-
-    The sites are inserted into the network with the compounds' access points (each site with a
-    door at its snap distance, like a facility; a compound with several gates joined to them
-    one way, as in the run), and threshold-bounded Dijkstra runs from whichever side is smaller
-    — forwards from the sites, or backwards from the compounds — on local subgraphs
-    (:func:`lifecircle.analysis._reach.pairs_within`). A walk includes both legs, as in the run.
-
-    Parameters
-    ----------
-    network : WalkNetwork
-        The projected walking network.
-    access_points : AccessPoints
-        The compounds' access points (:func:`lifecircle.analysis.entrances.profile_access_points`).
-    site_snaps : pandas.DataFrame
-        From :func:`lifecircle.analysis.access.snap_layer`.
-    threshold_m : float
-        Inclusive (with :data:`lifecircle.settings.threshold_tolerance_m`, as in the run).
-    demand : numpy.ndarray of bool
-        The compounds (rows) to measure; the other rows stay empty.
-
-    Returns
-    -------
-    scipy.sparse.csr_array
-        Compounds × sites, boolean.
-    """
-    graph = build_access_graph(
-        network, access_points.snaps, {_CANDIDATES: site_snaps}, compound_of=access_points.compound
-    )
-    doors = graph.facility_door[_CANDIDATES]
-    nodes, compound_leg = graph.compound_node, graph.compound_snap_m
-    shape = (len(nodes), len(doors))
-    rows = np.flatnonzero(np.asarray(demand, dtype=bool) & (nodes >= 0))
-    cols = np.flatnonzero(doors >= 0)
-    if len(rows) == 0 or len(cols) == 0:
-        return sparse.csr_array(shape, dtype=bool)
-    coords = _node_coordinates(network, graph, [access_points.snaps, site_snaps])
-    rectangles = node_rectangles(graph.csr, coords)
-    limit = threshold_m + settings.threshold_tolerance_m
-    if len(rows) <= len(cols):
-        # Walks run from the sites to the compounds: search backwards from the compounds.
-        r, c = pairs_within(graph.csr.T, rectangles, nodes[rows], doors[cols], limit,
-                            compound_leg[rows], np.zeros(len(cols)))
-    else:
-        c, r = pairs_within(graph.csr, rectangles, doors[cols], nodes[rows], limit,
-                            np.zeros(len(cols)), compound_leg[rows])
-    return sparse.csr_array(
-        (np.ones(len(r), dtype=bool), (rows[r], cols[c])), shape=shape
-    )
-
-
-def _node_coordinates(
-    network: WalkNetwork, graph: AccessGraph, inserted: list[pd.DataFrame]
-) -> np.ndarray:
-    """Where the nodes of the access graph are; ``NaN`` for doors and multi-gate compounds.
-
-    Street nodes first, then one node per snapped row of ``inserted`` in order (as
-    :func:`lifecircle.analysis.network.split_edges_at_points` numbers them).
-    """
-    coords = np.full((graph.csr.shape[0], 2), np.nan)
-    edges = network.edges
-    geoms = edges.geometry.to_numpy()
-    coords[edges["u_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    coords[edges["v_pos"].to_numpy()] = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    snaps = pd.concat([frame[["edge", "snap_x", "snap_y"]] for frame in inserted], ignore_index=True)
-    placed = snaps[snaps["edge"].notna()][["snap_x", "snap_y"]].to_numpy(float)
-    coords[network.n_nodes : network.n_nodes + len(placed)] = placed
-    return coords
 
 
 def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFrame) -> SitingProblem:

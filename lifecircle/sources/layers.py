@@ -58,13 +58,19 @@ def load_layer(
             where=source.where,
             cache_dir=cache_dir / "geocode",
         )
+    return read_file(profile.resolve(source.file), source)
+
+
+def read_file(path: Path, spec: Any) -> gpd.GeoDataFrame:
+    """:func:`lifecircle.sources.tables.read_layer` with a layer spec's ``crs``, ``x``/``y``,
+    ``layer``, ``sheet``, ``where`` and ``name_field`` (a profile or scenario layer entry)."""
     return tables.read_layer(
-        profile.resolve(source.file),
-        crs=source.crs,
-        x=source.x,
-        y=source.y,
-        layer=source.layer,
-        sheet=source.sheet,
-        where=source.where,
-        name_field=source.name_field,
+        path,
+        crs=spec.crs,
+        x=spec.x,
+        y=spec.y,
+        layer=spec.layer,
+        sheet=spec.sheet,
+        where=spec.where,
+        name_field=spec.name_field,
     )

@@ -41,7 +41,7 @@ from .._profile_base import Label, _Strict
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
 from ..profile import explain_validation, resolve_path
-from .tables import read_layer
+from .layers import read_file
 
 
 class ScenarioPoint(_Strict):
@@ -236,16 +236,7 @@ def _points(points: list[ScenarioPoint], crs: str, what: str) -> gpd.GeoDataFram
 def _read(scenario: Scenario, entry: _PointsOrFile) -> gpd.GeoDataFrame:
     if entry.points is not None:
         return _points(entry.points, entry.crs, "points of the scenario")
-    return read_layer(
-        scenario.resolve(entry.file),
-        crs=entry.crs,
-        x=entry.x,
-        y=entry.y,
-        layer=entry.layer,
-        sheet=entry.sheet,
-        where=entry.where,
-        name_field=entry.name_field,
-    )
+    return read_file(scenario.resolve(entry.file), entry)
 
 
 def _compound_layer(scenario: Scenario, entry: CompoundAddition) -> gpd.GeoDataFrame:
