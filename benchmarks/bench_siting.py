@@ -51,6 +51,7 @@ from lifecircle.analysis import _covering as cv
 from lifecircle.analysis import siting
 from lifecircle.analysis.access import build_access_graph, nearest_facility_distance, snap_layer
 from lifecircle.analysis.candidates import street_node_candidates
+from lifecircle.analysis.entrances import compound_access_points
 from lifecircle.analysis.network import WalkNetwork
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -244,10 +245,10 @@ def bench_grid(side: int, n_compounds: int, k: int, threshold: float, time_limit
     )
     weights = np.round(rng.lognormal(6.5, 0.8, n_compounds))
     sites = street_node_candidates(network)
-    (compound_snaps, site_snaps), snap_cost = measure("  snapping", lambda: (
-        snap_layer(network, compounds, 250.0), snap_layer(network, sites, 250.0)))
+    (access, site_snaps), snap_cost = measure("  snapping", lambda: (
+        compound_access_points(network, compounds, 250.0), snap_layer(network, sites, 250.0)))
     cover, matrix_cost = measure("  coverage matrix (bounded Dijkstra)", lambda: siting.coverage_matrix(
-        network, compound_snaps, site_snaps, threshold, np.ones(n_compounds, dtype=bool)))
+        network, access, site_snaps, threshold, np.ones(n_compounds, dtype=bool)))
     rows = np.flatnonzero(np.asarray(cover.sum(axis=1)).ravel() > 0)
     reduced = sparse.csr_array(cover[rows])
     w = weights[rows]
@@ -264,7 +265,8 @@ def bench_grid(side: int, n_compounds: int, k: int, threshold: float, time_limit
     for name, solution in (("greedy", greedy), ("exact", exact), ("lifecircle", chosen)):
         if solution is None or solution.n_sites == 0:
             continue
-        check = build_access_graph(network, compound_snaps, {"s": site_snaps.iloc[solution.chosen]})
+        check = build_access_graph(network, access.snaps, {"s": site_snaps.iloc[solution.chosen]},
+                                   compound_of=access.compound)
         distance, _ = nearest_facility_distance(check, "s")
         recomputed = float(weights[np.nan_to_num(distance, nan=np.inf) <= threshold + 1e-6].sum())
         if abs(recomputed - solution.covered_weight) > 1e-6:
