@@ -178,6 +178,7 @@ def test_written_comparison(result, tmp_path):
     assert "人口覆盖率变化 / Change in population share" in markdown
     page = (folder / "changes_map.html").read_text(encoding="utf-8")
     assert external_urls(page) == [] and "gains coverage" in page
+    assert page.index("L.control.layers") > page.rindex("var geo_json_x")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["compound_changes"] == {"gained": 4}  # C, D, and both complete life circles
 

@@ -526,7 +526,7 @@ def solve_max_cover(
     if lp < greedy.bound:
         greedy = replace(greedy, bound=lp, bound_source="LP relaxation (HiGHS)")
     if greedy.status != "infeasible" and greedy.covered_weight >= greedy.bound - _tolerance(greedy.bound):
-        return replace(greedy, status="optimal"), greedy, why
+        return replace(greedy, status="optimal", bound=greedy.covered_weight), greedy, why
     if not exact:
         return greedy, greedy, why
     solved = max_cover_exact(cover, weights, k, groups, options.time_limit_s)

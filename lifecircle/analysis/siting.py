@@ -433,7 +433,7 @@ def _solver_text(outcome: _Outcome) -> str:
         detail = f"{solution.n_sites} sites, at least {lower:.0f} needed ({solution.bound_source})"
     else:
         bound = solution.bound
-        gap = (bound - solution.covered_weight) / bound if bound else 0.0
+        gap = max(0.0, (bound - solution.covered_weight) / bound) if bound else 0.0
         detail = f"upper bound {bound:,.1f} ({solution.bound_source})"
     return f"{name}; {detail}; gap {gap:.2%}; solved in {outcome.seconds:.2f} s"
 

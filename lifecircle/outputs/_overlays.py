@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import folium
 import geopandas as gpd
+from branca.element import Element
 
 from .. import settings
 from ._geo import feature_collection, round_coordinates
@@ -45,7 +46,7 @@ def point_layer(
     located = points.to_crs(settings.exchange_crs).representative_point()
     props = [{k: html.escape(str(v)) for k, v in row.items()} for row in texts]
     fields = list(props[0]) if props else ["label"]
-    folium.GeoJson(
+    layer = folium.GeoJson(
         feature_collection(round_coordinates(located), props),
         name=safe_markup(name),
         marker=marker,
@@ -55,4 +56,31 @@ def point_layer(
             if popup else None
         ),
         show=show,
-    ).add_to(fmap)
+    )
+    # Deterministic ids for the new elements only: renumbering the whole map would rename the
+    # layers its controls already refer to.
+    _number(layer, f"x{len(fmap._children):03d}")
+    layer.add_to(fmap)
+    _before_layer_control(fmap, layer)
+
+
+def _before_layer_control(fmap: folium.Map, layer: Element) -> None:
+    """Move ``layer`` before the map's layer control: the control's script names the layers
+    and must come after them."""
+    keys = list(fmap._children)
+    controls = [k for k in keys if isinstance(fmap._children[k], folium.LayerControl)]
+    if not controls:
+        return
+    after = keys[keys.index(controls[0]) :]
+    for key in after:
+        if fmap._children[key] is not layer:
+            fmap._children.move_to_end(key)
+
+
+def _number(element: Element, prefix: str) -> None:
+    queue, counter = [element], 0
+    while queue:
+        item = queue.pop(0)
+        item._id = f"{prefix}{counter:03d}"
+        counter += 1
+        queue.extend(item._children.values())

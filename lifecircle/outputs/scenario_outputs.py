@@ -14,7 +14,7 @@ from ..analysis.scenarios import ADDED, GAINED, LOST, NEW_COVERED, REMOVED, Scen
 from . import files, web_map
 from ._overlays import point_layer
 from ._safe import markdown_text
-from .display import column_format
+from .display import column_format, rounded
 from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
@@ -192,7 +192,6 @@ def changes_map(comparison: ScenarioComparison, *, tiles: bool = False) -> foliu
         point_layer(fmap, points, texts, f"{CHANGE_LABELS[change]} ({len(rows)})",
                     folium.CircleMarker(radius=7, fill=True, fill_opacity=0.9, color="#000000",
                                         weight=2, fill_color=fill))
-    web_map._renumber(fmap)
     return fmap
 
 
@@ -223,7 +222,7 @@ def write_comparison(
     written = []
     with files.staged_outputs() as stage:
         for name, table in tables.items():
-            files.write_table(stage(folder / name), table)
+            files.write_table(stage(folder / name), rounded(table))
             written.append(folder / name)
         files.write_text(stage(folder / "comparison.md"), comparison_markdown(comparison))
         files.write_atomic(stage(folder / "comparison.xlsx"), lambda tmp: _write_workbook(tmp, comparison))

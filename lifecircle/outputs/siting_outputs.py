@@ -21,6 +21,7 @@ from ..analysis.siting import SitingPlan
 from . import files, static_map, web_map
 from ._geo import clean_value
 from ._overlays import point_layer
+from .display import rounded
 from .html import save_map
 from .labels import credits_with_osm
 
@@ -141,7 +142,7 @@ def write_siting(
     written = []
     with files.staged_outputs() as stage:
         for name, table in tables.items():
-            files.write_table(stage(folder / name), table)
+            files.write_table(stage(folder / name), rounded(table))
             written.append(folder / name)
         for name, write in _other_files(plan, fmap, layers, summary, self_contained_map).items():
             write(stage(folder / name))
@@ -225,8 +226,6 @@ def sites_map(plan: SitingPlan, *, tiles: bool = False) -> folium.Map:
             "share": "累计覆盖率 / Cumulative coverage",
         },
     )
-    # Layers added after coverage_map: renumber again so that the HTML is deterministic.
-    web_map._renumber(fmap)
     return fmap
 
 
