@@ -131,15 +131,19 @@ def collected_warnings(reporter: Reporter, category: type[Warning]) -> Iterator[
         warning machinery unchanged.
     """
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category)
-        yield notes
-    for warning in caught:
-        if issubclass(warning.category, category):
-            notes.append(str(warning.message))
-            reporter.warn(str(warning.message))
-        else:
-            # Not ours: hand it back to the normal warning machinery.
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", category)
+            yield notes
+    finally:
+        # Also when the block fails: a warning (e.g. an unreadable cache) may explain the error.
+        for warning in caught:
+            if issubclass(warning.category, category):
+                notes.append(str(warning.message))
+                reporter.warn(str(warning.message))
+            else:
+                # Not ours: hand it back to the normal warning machinery.
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )

@@ -1,18 +1,25 @@
 """Command line: ``lifecircle run [PROFILE] [--osm-file F] [--out DIR]`` and friends.
 
 Commands call the public API and show progress; they hold no analysis logic of their own.
+Every command is wrapped in :func:`handle_errors`: the errors lifecircle raises on purpose
+(and operating-system errors such as a full disk) end in one line naming the problem and the
+fix, with an exit code per kind (:data:`EXIT_CODES`); Ctrl-C ends with one line too; anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from . import __version__, pipeline, planning, starter
 from ._progress import Reporter
@@ -20,10 +27,12 @@ from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
 from .errors import LifecircleError, OfflineError, OutputError
 from .outputs import planning_terminal, terminal
-from .outputs.bundle import write_outputs
+from .outputs.bundle import output_dir, write_outputs
+from .outputs.files import check_output_folder, output_lock
 from .outputs.scenario_outputs import write_comparison
 from .outputs.siting_outputs import write_siting
-from .profile import builtin_profiles, load_profile
+from .outputs.static_map import Page
+from .profile import Profile, builtin_profiles, load_profile
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -36,6 +45,59 @@ err_console = Console(stderr=True)
 #: Built-in profile analysed when OpenStreetMap is unreachable and nothing is cached.
 SAMPLE_PROFILE = "sample_helsinki"
 
+#: Exit codes: 1 bad input or failed analysis, 3 OpenStreetMap unreachable (and the sample not
+#: allowed), 4 results not written, 130 interrupted (Ctrl-C).
+EXIT_ERROR, EXIT_OFFLINE, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 3, 4, 130
+EXIT_CODES: dict[type[BaseException], int] = {
+    OutputError: EXIT_OUTPUT,
+    OfflineError: EXIT_OFFLINE,
+    LifecircleError: EXIT_ERROR,
+    OSError: EXIT_ERROR,
+}
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def handle_errors(command: _Command) -> _Command:
+    """Wrap a command: expected errors and Ctrl-C end in one line and an exit code.
+
+    Use it on every command, below ``@app.command()``. :class:`LifecircleError` and
+    :class:`OSError` (a full disk, a permission...) print ``error: <message>`` and exit with
+    their code from :data:`EXIT_CODES`; Ctrl-C prints one line and exits with 130; any other
+    exception is a bug and shows its traceback.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            _error_line(
+                "interrupted (Ctrl-C): ",
+                "stopped; every output folder holds either its previous results or a complete "
+                "new set, nothing half-written.",
+            )
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except (LifecircleError, OSError) as exc:
+            _error_line("error: ", _one_line(exc))
+            code = next(c for kind, c in EXIT_CODES.items() if isinstance(exc, kind))
+            raise typer.Exit(code=code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, LifecircleError) or not isinstance(exc, OSError):
+        return str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _error_line(label: str, message: str) -> None:
+    # Text, not markup: messages quote data ([brackets] included) verbatim.
+    err_console.print(Text.assemble((label, "bold red"), message), soft_wrap=True)
+
+
 ProfileArg = Annotated[
     str, typer.Argument(help="Built-in profile name or path to a profile YAML file.")
 ]
@@ -43,8 +105,13 @@ OsmFileOpt = Annotated[
     Path | None,
     typer.Option("--osm-file", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
 ]
-SampleFallbackOpt = Annotated[
-    bool, typer.Option(help="When OpenStreetMap is unreachable, analyse the bundled sample.")
+AllowSampleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-sample",
+        help="When OpenStreetMap is unreachable and nothing is cached, analyse the bundled "
+        "sample (into its own folder, labelled SAMPLE) instead of stopping with an error.",
+    ),
 ]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
@@ -55,6 +122,14 @@ OnlineMapOpt = Annotated[
         "--online-map/--offline-map",
         help="HTML maps with background tiles from the internet (default: self-contained maps "
         "that work offline and draw streets and water from the data).",
+    ),
+]
+PaperOpt = Annotated[
+    str,
+    typer.Option(
+        "--paper",
+        help="Paper of the PNG maps: A4 or A3, optionally -portrait or -landscape "
+        "(default A4, turned to fit the study area; 300 dpi).",
     ),
 ]
 BasemapOpt = Annotated[
@@ -68,26 +143,25 @@ BasemapOpt = Annotated[
 
 
 @app.command()
+@handle_errors
 def run(
     profile: ProfileArg = "changning",
     osm_file: OsmFileOpt = None,
     out: OutOpt = None,
     online_map: OnlineMapOpt = False,
     basemap: BasemapOpt = "osm",
-    sample_fallback: SampleFallbackOpt = True,
+    allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Compute walking access and coverage for PROFILE and write all outputs."""
-    try:
-        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        written = _write(result, out, online_map, basemap=basemap)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=1) from None
+    result, _, written = _run_and_write(
+        profile, osm_file, out, allow_sample, False, online_map=online_map, basemap=basemap
+    )
     print_summary(result)
     _print_written(written, result.profile.sample)
 
 
 @app.command()
+@handle_errors
 def report(
     profile: ProfileArg = "changning",
     osm_file: OsmFileOpt = None,
@@ -95,63 +169,110 @@ def report(
         Path | None,
         typer.Option(
             "--out",
-            help="Output folder: run outputs go there, the report into its report/ sub-folder "
-            "(default data/processed/<profile> and maps/).",
+            help="Output folder: run outputs and maps go there, the report into its report/ "
+            "sub-folder (default data/processed/<profile> and maps/).",
         ),
     ] = None,
     online_map: OnlineMapOpt = False,
     basemap: BasemapOpt = "osm",
-    sample_fallback: SampleFallbackOpt = True,
+    paper: PaperOpt = "A4",
+    allow_sample: AllowSampleOpt = False,
 ) -> None:
     """Run PROFILE and write the planners' indicator report, gap layers and maps."""
-    try:
-        result = run_with_fallback(profile, osm_file, sample_fallback=sample_fallback)
-        with Reporter().working("measuring the plan's indicators"):
-            indicators = indicator_report(result)
-        written = _write(result, out, online_map, indicators, basemap=basemap)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=1) from None
+    page = Page.from_text(paper)  # a mistyped paper fails before the run, not after
+    result, indicators, written = _run_and_write(
+        profile, osm_file, out, allow_sample, True, online_map=online_map, basemap=basemap,
+        page=page,
+    )
     print_summary(result)
-    print_indicators(indicators)
+    if isinstance(indicators, IndicatorReport):
+        print_indicators(indicators)
     _print_written(written, result.profile.sample)
 
 
+def _run_and_write(
+    profile: str,
+    osm_file: Path | None,
+    out: Path | None,
+    allow_sample: bool,
+    with_report: bool,
+    **write_options: Any,
+) -> tuple[RunResult, IndicatorReport | bool, list[Path]]:
+    """Check the output folder, lock it, run (or the sample), write one whole output set.
+
+    ``write_options`` (``online_map``, ``basemap``...) go to :func:`_write`.
+    """
+    study = load_profile(profile)
+    folder = check_output_folder(output_dir(study, out))
+    with output_lock(folder):
+        result = run_with_fallback(study, osm_file, allow_sample=allow_sample)
+        fell_back = result.profile.name != study.name
+        if fell_back:
+            # The sample never writes into the study's folder: it has its own.
+            out = None
+        indicators: IndicatorReport | bool = False
+        if with_report:
+            with Reporter().working("measuring the plan's indicators"):
+                indicators = indicator_report(result)
+        written = _write(result, out, report=indicators, **write_options)
+    if fell_back:
+        err_console.print(
+            f"[bold yellow]The SAMPLE's outputs went to {escape(str(output_dir(result.profile)))}; "
+            f"nothing was written to {escape(str(folder))}.[/]"
+        )
+    return result, indicators, written
+
+
 def run_with_fallback(
-    profile: str | Path, osm_file: Path | None = None, *, sample_fallback: bool = True
+    profile: str | Path | Profile,
+    osm_file: Path | None = None,
+    *,
+    allow_sample: bool = False,
+    sample_fallback: bool | None = None,
 ) -> RunResult:
-    """Run a profile; when OpenStreetMap is unreachable, run the bundled sample instead.
+    """Run a profile; when OpenStreetMap is unreachable, run the bundled sample if allowed.
 
     Parameters
     ----------
-    profile : str or Path
-        Built-in profile name or YAML path.
+    profile : str, Path or Profile
+        Built-in profile name, YAML path or a loaded profile.
     osm_file : Path, optional
         Local OSM file for the network (no fallback when given: the file is the user's choice).
-    sample_fallback : bool
-        Fall back to the sample profile (:data:`SAMPLE_PROFILE`) on :class:`OfflineError`,
-        saying so on the terminal.
+    allow_sample : bool, default False
+        Run the sample profile (:data:`SAMPLE_PROFILE`) instead on :class:`OfflineError`,
+        saying so on the terminal. The caller must write its outputs to the sample's own
+        folder (its ``profile.name`` differs from the study's).
+    sample_fallback : bool, optional
+        Former name of ``allow_sample``.
 
     Returns
     -------
     RunResult
+        Of the study, or of the sample (``result.profile.sample`` is True).
 
     Raises
     ------
     LifecircleError
-        Any error of the run (including OfflineError when there is no fallback).
+        Any error of the run; :class:`OfflineError` when the sample is not allowed (its message
+        says how to allow it).
     """
-    study = load_profile(profile)
+    if sample_fallback is not None:
+        allow_sample = sample_fallback
+    study = profile if isinstance(profile, Profile) else load_profile(profile)
     try:
         return pipeline.run(study, osm_file=osm_file)
     except OfflineError as exc:
-        if not sample_fallback or osm_file is not None:
-            raise
-        err_console.print(f"[bold red]offline:[/] {exc}")
+        if not allow_sample or osm_file is not None:
+            hint = "" if osm_file is not None else (
+                " To see a complete labelled run of the bundled sample instead, add "
+                "--allow-sample."
+            )
+            raise OfflineError(f"{exc}{hint}") from exc
+        _error_line("offline: ", str(exc))
         err_console.print(
             f"[bold]Analysing the bundled real OpenStreetMap SAMPLE ({SAMPLE_PROFILE}) "
-            "instead, so that you see a complete run. Its outputs are labelled as a sample "
-            "and say nothing about your study area.[/]"
+            "instead (--allow-sample), so that you see a complete run. Its outputs are labelled "
+            "as a sample, go to the sample's own folder and say nothing about your study area.[/]"
         )
         return pipeline.run(load_profile(SAMPLE_PROFILE))
 
@@ -169,6 +290,7 @@ def _print_written(written: list[Path], sample: bool = False) -> None:
 
 
 @app.command("profiles")
+@handle_errors
 def list_profiles() -> None:
     """List the built-in profiles."""
     for name in builtin_profiles():
@@ -193,20 +315,26 @@ def _write(
     report: IndicatorReport | bool = False,
     *,
     basemap: str = "osm",
+    page: Page | None = None,
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
+    return _announced(lambda announce: write_outputs(
+        result,
+        out,
+        self_contained_map=not online_map,
+        report=report,
+        progress=announce,
+        basemap=basemap,
+        page=page,
+    ))
+
+
+def _announced(write: Callable[[Callable[[str], None]], list[Path]]) -> list[Path]:
+    """Run ``write(announce)``, announcing each step that can take seconds."""
     reporter = Reporter()
     reporter.step_start("writing")
     with reporter.steps() as announce:
-        written = write_outputs(
-            result,
-            out,
-            self_contained_map=not online_map,
-            report=report,
-            progress=announce,
-            basemap=basemap,
-        )
-    return written
+        return write(announce)
 
 
 def package_version() -> str:
@@ -235,6 +363,7 @@ def _options(
 
 
 @app.command()
+@handle_errors
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new profile (letters, digits, _ and -).")],
     district: Annotated[
@@ -258,21 +387,17 @@ def init(
 ) -> None:
     """Write a commented starter profile for a district and your data files (never overwrites)."""
     path = out or Path(f"{name}.yaml")
-    try:
-        if path.exists():
-            raise OutputError(
-                f"{path} already exists: lifecircle init never overwrites a file. Choose another "
-                "name or --out, or edit the existing profile"
-            )
-        text, hints = starter.profile_text(
-            name, path.parent, district=district, compounds=compounds,
-            facilities=_facility_files(facility or []), sub_districts=sub_districts,
-            osm_file=osm_file,
+    if path.exists():
+        raise OutputError(
+            f"{path} already exists: lifecircle init never overwrites a file. Choose another "
+            "name or --out, or edit the existing profile"
         )
-        _write_new(path, text)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=1) from None
+    text, hints = starter.profile_text(
+        name, path.parent, district=district, compounds=compounds,
+        facilities=_facility_files(facility or []), sub_districts=sub_districts,
+        osm_file=osm_file,
+    )
+    _write_new(path, text)
     for layer in hints:
         crs = f"{layer.crs} ({'' if layer.crs_certain else 'CHECK: '}{layer.crs_reason})"
         columns = f"x={layer.x}, y={layer.y}, " if layer.x or layer.y else ""
@@ -313,6 +438,7 @@ SitingOutOpt = Annotated[
 
 
 @app.command()
+@handle_errors
 def site(
     profile: ProfileArg,
     category: Annotated[str, typer.Argument(help="Category key to site, e.g. nursery.")],
@@ -357,25 +483,24 @@ def site(
 ) -> None:
     """Choose new sites for CATEGORY of PROFILE and verify them by recomputing the run."""
     if solver not in (None, "auto", "exact", "greedy"):
-        err_console.print("[bold red]error:[/] --solver must be auto, exact or greedy")
-        raise typer.Exit(code=2)
+        raise typer.BadParameter("auto, exact or greedy", param_hint="--solver")
     target = "all_reachable" if all_reachable else share
-    try:
+    study = load_profile(profile)
+    with output_lock(check_output_folder(output_dir(study, out))):
         plan = planning.site(
-            load_profile(profile), category, n_sites=new, target_share=target,
+            study, category, n_sites=new, target_share=target,
             one_per_sub_district=per_sub_district, sub_districts_only=sub_districts_only,
             candidates=candidates, candidates_crs=candidates_crs, spacing_m=spacing,
             solver=solver, osm_file=osm_file,
         )
-        written = write_siting(plan, out, self_contained_map=not online_map)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=1) from None
+        written = _announced(lambda say: write_siting(
+            plan, out, self_contained_map=not online_map, progress=say))
     planning_terminal.print_siting(plan, console)
     _print_written(written, plan.problem.result.profile.sample)
 
 
 @app.command()
+@handle_errors
 def compare(
     profile: ProfileArg,
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -384,12 +509,11 @@ def compare(
     online_map: OnlineMapOpt = False,
 ) -> None:
     """Apply the what-if SCENARIO to PROFILE and compare coverage per category and sub-district."""
-    try:
-        comparison = planning.compare(load_profile(profile), scenario, osm_file=osm_file)
-        written = write_comparison(comparison, out, self_contained_map=not online_map)
-    except LifecircleError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=1) from None
+    study = load_profile(profile)
+    with output_lock(check_output_folder(output_dir(study, out))):
+        comparison = planning.compare(study, scenario, osm_file=osm_file)
+        written = _announced(lambda say: write_comparison(
+            comparison, out, self_contained_map=not online_map, progress=say))
     planning_terminal.print_comparison(comparison, console)
     _print_written(written, comparison.base.profile.sample)
 

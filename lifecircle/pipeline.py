@@ -7,6 +7,7 @@ leaves earlier outputs untouched.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from .analysis.network import WalkNetwork, walking_network
 from .analysis.result import RunLayers, RunResult
 from .errors import DataError, LifecircleWarning
 from .evaluation import evaluate, timed
-from .profile import LayerSource, Profile, load_profile
+from .profile import LayerSource, Profile, check_input_files, load_profile
 from .sources import areas, context, osm, registers
 from .sources.layers import load_layer
 
@@ -65,6 +66,7 @@ def run(
                 update={"source": "osm_file", "osm_file": Path(osm_file).resolve()}
             )}
         )
+    check_input_files(profile)
     reporter = Reporter(enabled=progress)
     timings: dict[str, float] = {}
     with collected_warnings(reporter, LifecircleWarning) as notes:
@@ -79,18 +81,20 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     cache_dir = settings.data_raw_folder / profile.name
     with timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
-    with timed(timings, "network", reporter):
-        network, layer_osm_file = _network(profile, buffered, cache_dir, log, reporter)
+    # Layers before the network: a mistake in them shows before the slow network step.
+    layer_osm_file = _layer_osm_file(profile)
+    with timed(timings, "compounds", reporter):
+        compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
+        sub_districts = areas.sub_district_polygons(profile, study_area)
     with timed(timings, "facilities", reporter):
         facility_registers = {
             key: _facility_register(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
             for key in profile.categories
         }
         facility_layers = {key: register.facilities for key, register in facility_registers.items()}
-    with timed(timings, "compounds", reporter):
-        compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
-        gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
-        sub_districts = areas.sub_district_polygons(profile, study_area)
+    with timed(timings, "network", reporter):
+        network = _network(profile, buffered, cache_dir, log, reporter)
     layers = RunLayers(compounds=compounds, gates=gates, facility_layers=facility_layers)
     result = evaluate(profile, network, study_area, sub_districts, layers, reporter, timings)
     audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
@@ -136,27 +140,35 @@ def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, 
     return study_area, area_polygon, buffered
 
 
+def _layer_osm_file(profile: Profile) -> Path | None:
+    """The OSM file that OSM-tag layers read (None when they come from Overpass)."""
+    if profile.network.source != "osm_file":
+        return None
+    return profile.resolve(profile.network.osm_file)
+
+
 def _network(
     profile: Profile, buffered: Any, cache_dir: Path, log: _RunLog, reporter: Reporter
-) -> tuple[WalkNetwork, Path | None]:
-    """The walking network, and the OSM file that OSM-tag layers read (None when online)."""
-    osm_file = profile.resolve(profile.network.osm_file)
+) -> WalkNetwork:
+    """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
+        osm_file = profile.resolve(profile.network.osm_file)
         with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
             graph = osm.graph_from_osm_file(osm_file, buffered)
         log.inputs["network"] = osm_file
     else:
         with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
                               "Overpass: a download can take minutes)"):
-            graph = osm.graph_from_osm_online(buffered, cache_dir)
+            graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
+        log.inputs["network_cache"] = cache_dir / "network.graphml"
     with reporter.working("building the walking graph"):
         network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"
     )
-    return network, osm_file if profile.network.source == "osm_file" else None
+    return network
 
 
 def _facility_register(
@@ -173,7 +185,8 @@ def _facility_register(
     layers = []
     for source in category.sources:
         with reporter.working(f"reading {key}: {_source_name(source)}"):
-            layers.append(_clip(load_layer(profile, source, buffered, osm_file, cache_dir), buffered))
+            layer = load_layer(profile, source, buffered, osm_file, cache_dir, progress=reporter.info)
+            layers.append(_clip(layer, buffered))
     labels = pipeline_supply.source_labels(profile, category.sources)
     register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
@@ -200,9 +213,10 @@ def _compounds(
     """The compounds inside the study area, numbered, with households and population."""
     source = profile.compounds.source
     with reporter.working(f"reading compounds: {_source_name(source)}"):
-        raw = load_layer(profile, source, area_polygon, osm_file, cache_dir)
-    compounds = _clip(raw, area_polygon).reset_index(drop=True)
+        raw = load_layer(profile, source, area_polygon, osm_file, cache_dir, progress=reporter.info)
     described = log.source("compounds", profile, [source])
+    _check_population_fields(profile, raw, described)
+    compounds = _clip(raw, area_polygon).reset_index(drop=True)
     if compounds.empty:
         raise DataError(
             f"none of the {len(raw):,} compounds from {described} lies inside the study area: "
@@ -223,6 +237,21 @@ def _compounds(
     return compounds
 
 
+def _check_population_fields(profile: Profile, layer: pd.DataFrame, described: str) -> None:
+    """Raise when ``households_field`` or ``population_field`` names no column of the layer."""
+    columns = [str(c) for c in layer.columns if c != "geometry"]
+    for key in ("households_field", "population_field"):
+        name = getattr(profile.compounds, key)
+        if name is None or name in layer.columns:
+            continue
+        close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DataError(
+            f"compounds.{key} names the column {name!r}, which the compound layer "
+            f"({described}) does not have; {hint}its columns are: {', '.join(columns)}"
+        )
+
+
 def _gates(
     profile: Profile,
     compounds: gpd.GeoDataFrame,
@@ -237,7 +266,8 @@ def _gates(
     if spec is None:
         return None
     with reporter.working(f"reading gates: {_source_name(spec.source)}"):
-        layer = _clip(load_layer(profile, spec.source, buffered, osm_file, cache_dir), buffered)
+        layer = load_layer(profile, spec.source, buffered, osm_file, cache_dir, progress=reporter.info)
+        layer = _clip(layer, buffered)
     log.source("gates", profile, [spec.source])
     return pipeline_supply.gate_links(profile, layer, compounds, reporter)
 

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
 from ._profile_base import Label, _Strict
-from .errors import ProfileError
+from .errors import InputFileError, ProfileError
 from .profile_supply import (
     ALL_RESIDENTS,
     Capacity,
@@ -307,7 +307,7 @@ class Profile(_Strict):
     ``base_dir`` (the profile file's folder, or the working folder for built-in profiles).
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=100)
     title: Label
     study_area: StudyArea
     network: NetworkSource = NetworkSource()
@@ -502,12 +502,14 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
     Raises
     ------
     ProfileError
-        When the file is missing, is not YAML, or does not validate; the message names
-        the offending field.
+        When the file is missing, is not UTF-8 YAML, gives a key twice, or does not validate;
+        the message names the offending field (and line).
     """
     text, source, base_dir = _read_profile_text(name_or_path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKeyError as exc:
+        raise ProfileError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"{source} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -520,15 +522,40 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
         raise ProfileError(explain_validation(exc, source)) from None
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML forbids it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKeyError(
+                    f"the key {key!r} is given twice (lines {seen[key]} and {line}); "
+                    "keep one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+#: Built-in profiles are looked up only by a plain name (no folders, no ``..``).
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
+
 def _read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
     path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} or path.exists():
-        if not path.is_file():
-            raise ProfileError(
-                f"profile file {path} does not exist; built-in profiles: "
-                f"{', '.join(builtin_profiles())}"
-            )
-        return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+    looks_like_name = _PROFILE_NAME.fullmatch(str(name_or_path)) is not None
+    try:
+        is_path = not looks_like_name or path.suffix in {".yaml", ".yml"} or path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(f"cannot use {_short(name_or_path)} as a profile: {exc.strerror}") from None
+    if is_path:
+        return _read_profile_file(path), str(path), path.resolve().parent
     resource = resources.files("lifecircle") / "profiles" / f"{name_or_path}.yaml"
     if not resource.is_file():
         raise ProfileError(
@@ -536,6 +563,48 @@ def _read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
             f"built-in profiles: {', '.join(builtin_profiles())}"
         )
     return resource.read_text(encoding="utf-8"), f"built-in profile {name_or_path!r}", Path.cwd()
+
+
+def _read_profile_file(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise ProfileError(f"profile {path} is a folder, not a YAML file") from None
+    except FileNotFoundError:
+        raise ProfileError(
+            f"profile file {path} does not exist; built-in profiles: "
+            f"{', '.join(builtin_profiles())}"
+        ) from None
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(
+            f"cannot read the profile {_short(path)}: {exc.strerror or exc}; give the path of "
+            "a YAML file or a built-in profile name"
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        guess = _guess_encoding(raw)
+        raise ProfileError(
+            f"profile {path} is not UTF-8 text{f' (it looks like {guess})' if guess else ''}: "
+            "save it as UTF-8 (in Notepad: Save As → Encoding: UTF-8)"
+        ) from None
+
+
+def _short(text: str | Path, limit: int = 60) -> str:
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def _guess_encoding(raw: bytes) -> str | None:
+    try:
+        raw.decode("gb18030")
+        return "GBK/GB18030, as Chinese Windows saves it"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    return best.encoding.upper() if best is not None else None
 
 
 def explain_validation(exc: ValidationError, source: str) -> str:
@@ -548,3 +617,50 @@ def explain_validation(exc: ValidationError, source: str) -> str:
             message = "unknown field (a typo?)"
         lines.append(f"  - {where}: {message}")
     return "\n".join(lines)
+
+
+def input_files(profile: Profile) -> list[tuple[str, Path]]:
+    """Every local file a profile reads, with its role, resolved (before any heavy step).
+
+    Parameters
+    ----------
+    profile : Profile
+        The validated profile.
+
+    Returns
+    -------
+    list of (str, Path)
+        ``(role, path)`` pairs such as ``("categories.nursery.source", Path(...))``.
+    """
+    files: list[tuple[str, Path | None]] = [("study_area.file", profile.study_area.file)]
+    if profile.network.source == "osm_file":
+        files.append(("network.osm_file", profile.network.osm_file))
+    for key, category in profile.categories.items():
+        sources = category.sources
+        for number, source in enumerate(sources):
+            suffix = f"[{number}]" if len(sources) > 1 else ""
+            files.append((f"categories.{key}.source{suffix}.file", source.file))
+    files.append(("compounds.source.file", profile.compounds.source.file))
+    if profile.sub_districts is not None:
+        files.append(("sub_districts.file", profile.sub_districts.file))
+    if profile.population.source == "raster":
+        files.append(("population.raster", profile.population.raster))
+    return [(role, resolved) for role, path in files if (resolved := profile.resolve(path))]
+
+
+def check_input_files(profile: Profile) -> None:
+    """Raise at once when a file the profile names is missing or is a folder.
+
+    Raises
+    ------
+    InputFileError
+        Naming the profile field, the path and what to do.
+    """
+    for role, path in input_files(profile):
+        if path.is_file():
+            continue
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"{role}: {path} {problem}. Check the path in the profile (relative paths resolve "
+            f"against the profile's folder, {profile.base_dir})"
+        )

@@ -18,6 +18,10 @@ data_processed_folder: Path = Path("data/processed")
 #: Folder for interactive and static maps.
 maps_folder: Path = Path("maps")
 
+#: Seconds to wait for another lifecircle run that is writing into the same output folder
+#: (0: say so and stop at once).
+output_lock_timeout_s: float = 0.0
+
 #: Overpass API endpoint used by the online path (osmnx downloads from here).
 overpass_url: str = os.environ.get("LIFECIRCLE_OVERPASS_URL", "https://overpass-api.de/api")
 #: Nominatim endpoint for place-name geocoding.
@@ -41,6 +45,13 @@ geocode_timeout_s: float = 10.0
 reachability_timeout_s: float = 3.0
 #: Seconds osmnx may wait for one Overpass answer.
 requests_timeout_s: float = 180.0
+#: Retries of one Overpass request after a rate limit (HTTP 429), an overloaded server
+#: (502/503/504), a timeout or a dropped connection; each wait is shown in the progress display.
+overpass_max_retries: int = 3
+#: Seconds to wait before retry n (times n), unless the server says when (Retry-After).
+overpass_retry_wait_s: float = 30.0
+#: Longest time (seconds) one Overpass request may take, retries and waits included.
+overpass_max_total_s: float = 600.0
 
 #: Projected CRS used for all distance work when the profile names none (UTM 51N: Shanghai).
 default_projected_crs: str = "EPSG:32651"

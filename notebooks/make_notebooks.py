@@ -35,6 +35,7 @@ import pandas as pd
 
 import lifecircle as lc
 from lifecircle.outputs import static_map
+from lifecircle.outputs.map_inputs import result_layers
 
 pd.set_option("display.max_colwidth", 160)
 pd.set_option("display.width", 200)'''
@@ -213,21 +214,19 @@ def gaps_notebook() -> nbformat.NotebookNode:
             metadata={"tags": ["map"]},
         ),
         new_markdown_cell(
-            "## 5. Static map (静态地图)\n\nA PNG for documents: the first category's coverage "
-            "with its service area shaded. `lc.write_report_bundle(result)` writes one per "
-            "category together with the report."
+            "## 5. Static map (静态地图)\n\nA print-ready PNG for documents (A4 at 300 dpi, north "
+            "arrow, scale bar, Chinese-first title and legend): the first category's compounds "
+            "graded by walking time, its facilities and service area over the street network. "
+            "`static_map.Page(\"A3\", \"landscape\")` gives other paper. "
+            "`lc.write_report_bundle(result)` writes one per category and the complete life "
+            "circle together with the report (and, with sub-districts, a ranking chart of "
+            "uncovered residents)."
         ),
         new_code_cell(
             "out_dir = Path(OUT_DIR) if OUT_DIR is not None else lc.settings.maps_folder\n"
+            "map_layers = result_layers(result, service_areas=service_areas)\n"
             "png = static_map.static_map(\n"
-            "    result.compounds,\n"
-            "    result.study_area,\n"
-            "    result.profile,\n"
-            "    first,\n"
-            '    out_dir / f"{profile.name}_{first}_gaps.png",\n'
-            "    service_areas=service_areas,\n"
-            "    sub_districts=result.sub_districts,\n"
-            "    credits=result.credits,\n"
+            '    map_layers, first, out_dir / f"{profile.name}_{first}_gaps.png"\n'
             ")\n"
             'print("written:", png)\n'
             "display(Image(filename=str(png), width=600))",

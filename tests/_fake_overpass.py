@@ -7,14 +7,21 @@ semantics (``["k"]``, ``["k"="v"]``, ``["k"!="v"]``, ``["k"~"re"]``, ``["k"!~"re
 negations also matching elements without the key). Ways are selected when one of their
 nodes lies in the polygon, and the answer always includes the nodes of the selected ways
 (the ``>;`` recursion osmnx asks for). The answer is Overpass JSON.
+
+Faults are scripted per interpreter request with :meth:`FakeOverpass.fail_next`: an HTTP
+status (429 with Retry-After, 500, 404...), an unreadable answer (``"garbage"``), or a slow
+answer (``"slow"``: the normal answer after ``slow_s`` seconds). ``status_answer`` replaces
+the ``/api/status`` status code.
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import json
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -166,6 +173,9 @@ class FakeOverpass:
         self._index = _Index(data)
         self.queries: list[str] = []
         self.status_requests = 0
+        self.faults: list[int | str] = []
+        self.slow_s = 2.0
+        self.status_answer = 200
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,6 +186,11 @@ class FakeOverpass:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/api"
 
+    def fail_next(self, *faults: int | str) -> FakeOverpass:
+        """Answer the next interpreter requests with these faults, in order; then normally."""
+        self.faults.extend(faults)
+        return self
+
     def start(self) -> FakeOverpass:
         """Start serving; returns self."""
         fake = self
@@ -184,19 +199,34 @@ class FakeOverpass:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # keep test output quiet
 
-            def _send(self, status: int, body: str, content_type: str) -> None:
+            def _send(
+                self, status: int, body: str, content_type: str, headers: dict | None = None
+            ) -> None:
                 payload = body.encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                # The client may have given up waiting (the "slow" fault).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
 
             def _interpreter(self, query: str | None) -> None:
                 if not query:
                     self._send(400, "Error: no query given", "text/plain")
                     return
                 fake.queries.append(query)
+                fault = fake.faults.pop(0) if fake.faults else None
+                if fault == "garbage":
+                    self._send(200, "<html><body>Gateway page: please log in</body></html>", "text/html")
+                    return
+                if isinstance(fault, int):
+                    self._send(fault, f"fault {fault}", "text/plain", {"Retry-After": "0"} if fault == 429 else None)
+                    return
+                if fault == "slow":
+                    time.sleep(fake.slow_s)
                 answer = answer_query(fake._index, query)
                 self._send(200, json.dumps(answer), "application/json")
 
@@ -204,7 +234,7 @@ class FakeOverpass:
                 parts = urlsplit(self.path)
                 if parts.path == "/api/status":
                     fake.status_requests += 1
-                    self._send(200, status_text(), "text/plain")
+                    self._send(fake.status_answer, status_text(), "text/plain")
                 elif parts.path == "/api/interpreter":
                     self._interpreter(parse_qs(parts.query).get("data", [None])[0])
                 else:

@@ -15,6 +15,7 @@ from lifecircle import settings
 from lifecircle.analysis.coverage import coverage_table, near_misses
 from lifecircle.analysis.network import WalkNetwork, walking_network
 from lifecircle.outputs import web_map
+from lifecircle.outputs.map_inputs import MapLayers
 from lifecircle.profile import Profile
 
 from ._graphs import X0 as GRAPH_X0
@@ -190,8 +191,8 @@ def grid_network(spacing: float = 250.0, major_every: int = 4) -> WalkNetwork:
     return walking_network(graph, UTM)
 
 
-def map_layers(inputs: dict, **changes) -> web_map.MapLayers:
-    """The hand-built inputs as MapLayers (with the street grid as context)."""
+def map_layers(inputs: dict, **changes) -> MapLayers:
+    """The hand-built inputs as MapLayers (with the street grid, when made, as context)."""
     fields = {
         "profile": inputs["profile"],
         "compounds": inputs["compounds"],
@@ -200,14 +201,17 @@ def map_layers(inputs: dict, **changes) -> web_map.MapLayers:
         "sub_districts": inputs["sub_districts"],
         "service_areas": inputs["service_areas"],
         "coverage": inputs["coverage"],
-        "context": inputs.get("context"),
+        "network": inputs.get("network"),
         "credits": [settings.osm_attribution],
     }
-    return web_map.MapLayers(**{**fields, **changes})
+    return MapLayers(**{**fields, **changes})
 
 
-def build_map(inputs: dict, *, view: str = "coverage", tiles=None, **changes) -> folium.Map:
-    return web_map.layers_map(map_layers(inputs, **changes), view=view, tiles=tiles)
+def build_map(
+    inputs: dict, *, view: str = "coverage", tiles=None, context=None, **changes
+) -> folium.Map:
+    context = context if context is not None else inputs.get("context")
+    return web_map.layers_map(map_layers(inputs, **changes), view=view, tiles=tiles, context=context)
 
 
 def embedded_compounds(html: str) -> tuple[dict, dict]:

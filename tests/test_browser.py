@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,8 +63,7 @@ def require_chromium() -> None:
 
 def chromium(page: Path, work: Path, *args: str) -> str:
     """Run Chromium on a page (its own profile folder) and return what it printed."""
-    profile = work / f"profile-{len(list(work.glob('profile-*')))}-{os.getpid()}"
-    profile.mkdir(parents=True, exist_ok=True)
+    profile = Path(tempfile.mkdtemp(prefix="profile-", dir=work))
     process = subprocess.run(
         [str(CHROMIUM), *_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
         capture_output=True,

@@ -133,7 +133,7 @@ def test_init_writes_a_commented_profile_that_validates(data_files, tmp_path):
     assert profile.targets[0].source == "长宁区社区治理规划（2021–2025）"
     # Never overwrites: a second init fails and leaves the file as it was.
     again = CliRunner().invoke(cli.app, args)
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 4 and "already exists" in again.output  # 4: output not written
     assert out.read_text(encoding="utf-8") == text
 
 

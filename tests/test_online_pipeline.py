@@ -74,7 +74,7 @@ def test_cli_falls_back_to_the_sample_within_seconds_when_offline(isolated_folde
     # Nothing listens on this port: the probe fails at once and nothing is cached.
     monkeypatch.setattr(lc.settings, "overpass_url", "http://127.0.0.1:9/api")
     start = time.perf_counter()
-    outcome = CliRunner().invoke(cli.app, ["run", "changning"])
+    outcome = CliRunner().invoke(cli.app, ["run", "changning", "--allow-sample"])
     elapsed = time.perf_counter() - start
     assert outcome.exit_code == 0, outcome.output
     assert "SAMPLE" in outcome.output

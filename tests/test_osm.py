@@ -565,3 +565,107 @@ def test_pkgdata_path_of_a_missing_package() -> None:
     profile = lc.load_profile("sample_helsinki")
     with pytest.raises(lc.ProfileError, match="not installed"):
         profile.resolve("pkgdata://no_such_package_xyz/data/file.pbf")
+
+
+# ---------------------------------------------------------------------------------------
+# online failures: named and bounded (the local stand-in answers with scripted faults)
+# ---------------------------------------------------------------------------------------
+
+HAND_AREA = box(121.3995, 31.1975, 121.4045, 31.2025)
+
+
+@pytest.fixture
+def faulty_overpass(hand_built_osm: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setattr(lc.settings, "overpass_max_retries", 2, raising=False)
+    monkeypatch.setattr(lc.settings, "overpass_retry_wait_s", 0.05, raising=False)
+    monkeypatch.setattr(lc.settings, "overpass_max_total_s", 20, raising=False)
+    monkeypatch.setattr(lc.settings, "requests_timeout_s", 1.0)
+    server = FakeOverpass(OsmData.from_xml(hand_built_osm)).start()
+    server.slow_s = 1.5
+    monkeypatch.setattr(lc.settings, "overpass_url", server.url)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("faults", "named", "requests"),
+    [
+        ((429, 429, 429), "is rate limiting this computer (HTTP 429", 3),
+        ((503, 503, 503), "is overloaded (HTTP 503", 3),
+        ((500,), "answered with a server error (HTTP 500", 1),
+        ((404,), "is not an Overpass API endpoint (HTTP 404", 1),
+        (("garbage",), "sent an unreadable answer (not JSON; it begins '<html>", 1),
+        (("slow", "slow", "slow"), "did not answer within 1 s", 3),
+    ],
+)
+def test_overpass_failures_are_named_and_bounded(
+    faulty_overpass: FakeOverpass, tmp_path: Path, faults: tuple, named: str, requests: int
+) -> None:
+    faulty_overpass.fail_next(*faults)
+    waits: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(lc.NetworkError) as info:
+        osm.graph_from_osm_online(HAND_AREA, tmp_path, progress=waits.append)
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert named in message and "no walkable ways" not in message
+    assert "--osm-file" in message
+    assert len(faulty_overpass.queries) == requests
+    # Every wait before a retry is shown, then the failure says how often it tried.
+    assert len(waits) == requests - 1
+    assert all("waiting" in w and "before retry" in w for w in waits)
+    if requests > 1:
+        assert f"still after {requests} tries" in message
+    assert not (tmp_path / "network.graphml").exists()
+
+
+def test_overpass_rate_limit_is_waited_out_and_shown(
+    faulty_overpass: FakeOverpass, tmp_path: Path, hand_built_osm: Path
+) -> None:
+    faulty_overpass.fail_next(429)
+    waits: list[str] = []
+    graph = osm.graph_from_osm_online(HAND_AREA, tmp_path, progress=waits.append)
+    assert waits == [
+        f"Overpass at {faulty_overpass.url.split('/')[2]} is rate limiting this computer "
+        "(HTTP 429 Too Many Requests): waiting 0 s before retry 1 of 2"
+    ]
+    # As from the file, less way 105: osmnx's Overpass filter drops access=private whatever
+    # foot=* says.
+    expected = way_ids(osm.graph_from_osm_file(hand_built_osm, HAND_AREA)) - {105}
+    assert way_ids(graph) == expected == {101, 107, 111}
+
+
+def test_overpass_status_server_error_is_not_called_offline(
+    faulty_overpass: FakeOverpass, tmp_path: Path
+) -> None:
+    faulty_overpass.status_answer = 500
+    with pytest.raises(lc.NetworkError, match="server error") as info:
+        osm.graph_from_osm_online(HAND_AREA, tmp_path)
+    assert not isinstance(info.value, lc.OfflineError)
+    assert faulty_overpass.queries == []
+
+
+def test_overpass_feature_failures_are_named_too(
+    faulty_overpass: FakeOverpass, tmp_path: Path
+) -> None:
+    faulty_overpass.fail_next("garbage")
+    with pytest.raises(lc.NetworkError, match="unreadable answer"):
+        osm.features_from_osm({"highway": "residential"}, HAND_AREA, cache_dir=tmp_path)
+
+
+def test_damaged_network_cache_offline_says_what_is_wrong(
+    faulty_overpass: FakeOverpass, tmp_path: Path
+) -> None:
+    osm.graph_from_osm_online(HAND_AREA, tmp_path)
+    graph_file = tmp_path / "network.graphml"
+    graph_file.write_bytes(graph_file.read_bytes()[:200])  # a truncated cache
+    faulty_overpass.stop()
+    with pytest.warns(lc.LifecircleWarning, match="unreadable"), pytest.raises(
+        lc.OfflineError
+    ) as info:
+        osm.graph_from_osm_online(HAND_AREA, tmp_path)
+    message = str(info.value)
+    assert str(graph_file) in message and "unreadable" in message
+    assert "delete the damaged file" in message and "--osm-file" in message

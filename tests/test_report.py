@@ -19,7 +19,6 @@ import lifecircle as lc
 from lifecircle import cli
 from lifecircle.analysis import gaps
 from lifecircle.analysis import indicators as report
-from lifecircle.errors import OfflineError
 from lifecircle.outputs import excel, markdown
 from lifecircle.outputs import html as html_out
 from lifecircle.outputs._safe import markdown_text
@@ -352,6 +351,7 @@ def test_report_bundle(tmp_path_factory):
     assert all(p.is_file() for p in written)
     assert {p.name for p in written if p.parent == maps_dir} == {
         "reportstudy_gaps.html",
+        "reportstudy_uncovered_ranking.png",  # the study has sub-districts
         *(f"reportstudy_{k}.png" for k in ("nursery", "culture", "elderly_care", "shelter", "complete")),
     }
     import pyogrio
@@ -363,14 +363,15 @@ def test_report_bundle(tmp_path_factory):
     assert sorted(elderly["name"]) == ["A小区", "C小区"] and elderly.crs.to_epsg() == 4326
     html = (maps_dir / "reportstudy_gaps.html").read_text(encoding="utf-8")
     assert html_out.external_urls(html) == []  # offline map by default
-    # report.md links every map of the set by a path relative to itself, and the links resolve.
+    # report.md links every map of the set by a path relative to itself, inside the set (the
+    # files in maps_dir are links to the set's maps/), and the links resolve.
     text = (out / "report.md").read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)]+\.(?:html|png))\)", text)
-    assert sorted(links) == sorted(f"../maps/{p.name}" for p in written if p.parent == maps_dir)
+    assert sorted(links) == sorted(f"maps/{p.name}" for p in written if p.parent == maps_dir)
     assert all((out / link).resolve().is_file() for link in links)
     assert "缺口地图（交互式） / Gap map (interactive)" in text
     about = load_workbook(out / "report.xlsx")[excel.SHEET_NAMES["about"]]
-    assert sum("../maps/" in str(v) for _, v in about.iter_rows(values_only=True)) == len(links)
+    assert sum("maps/" in str(v) for _, v in about.iter_rows(values_only=True)) == len(links)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -385,24 +386,6 @@ def test_cli_report_command(study, tmp_path):
     assert (out / "coverage.csv").is_file() and (out / "reportstudy.html").is_file()
     assert (out / "report" / "report.xlsx").is_file()
     assert (out / "reportstudy_gaps.html").is_file() and (out / "reportstudy_complete.png").is_file()
-
-
-def test_offline_fallback_is_shared(monkeypatch, study):
-    calls = []
-
-    def fake_run(profile, osm_file=None, progress=True):
-        calls.append(profile.name)
-        if profile.name != cli.SAMPLE_PROFILE:
-            raise OfflineError("OpenStreetMap is unreachable")
-        return "sample result"
-
-    monkeypatch.setattr(cli.pipeline, "run", fake_run)
-    assert cli.run_with_fallback(study) == "sample result"
-    assert calls == ["reportstudy", cli.SAMPLE_PROFILE]
-    with pytest.raises(OfflineError):
-        cli.run_with_fallback(study, sample_fallback=False)
-    outcome = CliRunner().invoke(cli.app, ["report", str(study), "--no-sample-fallback"])
-    assert outcome.exit_code == 1 and "unreachable" in outcome.output
 
 
 # --- real data: Huangpu ------------------------------------------------------------------------

@@ -186,9 +186,11 @@ def test_written_comparison(result, tmp_path):
 def test_cli_compare(study, tmp_path):
     path = _scenario(tmp_path, "cli", facilities={"add": [
         {"category": "nursery", "points": [_point(1050, 0, name="CLI点")]}]})
-    outcome = CliRunner().invoke(app, ["compare", str(study), str(path), "--out", str(tmp_path)])
+    out = tmp_path / "out"
+    outcome = CliRunner().invoke(app, ["compare", str(study), str(path), "--out", str(out)])
     assert outcome.exit_code == 0, outcome.output
-    assert "+" in outcome.output and (tmp_path / "scenarios" / "cli" / "comparison.csv").is_file()
+    assert "+" in outcome.output and (out / "scenarios" / "cli" / "comparison.csv").is_file()
+    assert (out / "coverage.csv").is_file()  # the run's own files, in the same set
 
 
 @pytest.mark.realdata

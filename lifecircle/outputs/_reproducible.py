@@ -8,6 +8,7 @@ from a fixed moment, 1980-01-01 00:00 UTC (the earliest date a zip archive can h
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import zipfile
@@ -25,14 +26,23 @@ def output_moment() -> datetime:
     Returns
     -------
     datetime.datetime
-        ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when set to an integer, else
-        :data:`FIXED_MOMENT`; never earlier than 1980-01-01, which zip archives cannot hold.
+        ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when set to an integer, else the date
+        of the inputs of the output set being written, else :data:`FIXED_MOMENT`; never
+        earlier than 1980-01-01, which zip archives cannot hold.
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.lstrip("-").isdigit():
         moment = datetime.fromtimestamp(int(epoch), tz=UTC)
         return max(moment, FIXED_MOMENT)
-    return FIXED_MOMENT
+    # Inside an output set: the moment of its inputs (see files.output_timestamp).
+    of_inputs = set_moment.get()
+    return max(of_inputs, FIXED_MOMENT) if of_inputs is not None else FIXED_MOMENT
+
+
+#: The moment of the output set being written (its inputs' date), when there is one.
+set_moment: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
+    "lifecircle_set_moment", default=None
+)
 
 
 def normalised_zip(data: bytes, moment: datetime | None = None) -> bytes:

@@ -1,12 +1,14 @@
 """Writing a run's whole output set: data files, report, gap layers and maps.
 
-Every in-memory product is built first; the files are then staged and moved into place
-together, so a failure never leaves a half-written set.
+Every in-memory product is built first; the files are then written as one set
+(:func:`lifecircle.outputs.files.output_set`): into a fresh folder that replaces the previous
+set in one atomic switch, so a failure or a kill never leaves a half-written or mixed set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +18,18 @@ from ..analysis.indicators import PROFILE_TARGET, IndicatorReport, indicator_rep
 from ..analysis.result import RunResult
 from ..profile import Profile
 from ..schema import COMPLETE
-from . import display, files, html, static_map, web_map
+from . import charts, display, files, html, static_map, web_map
 from .basemaps import Basemap, resolve_basemap
 from .excel import write_workbook
 from .map_context import MapContext, map_context
+from .map_inputs import result_layers
 from .markdown import report_markdown
 
 #: Announces a step of the writing ("building the gap map", "writing report.xlsx").
 Progress = Callable[[str], None]
+
+#: Writes more files into a run's output set: ``extra(stage) -> paths`` (see write_outputs).
+ExtraFiles = Callable[[Callable[[str | Path], Path]], list[Path]]
 
 #: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
 REPORT_MARKDOWN = "report.md"
@@ -51,6 +57,8 @@ def write_outputs(
     report: IndicatorReport | bool = False,
     progress: Progress | None = None,
     basemap: str | Basemap | None = None,
+    page: static_map.Page | None = None,
+    extra: ExtraFiles | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -82,6 +90,11 @@ def write_outputs(
         The tiles of an online map (``self_contained_map=False``): ``"osm"`` (default),
         ``"amap"`` (GCJ-02: layers are shifted to match), ``"tianditu"`` or a
         :class:`~lifecircle.outputs.basemaps.Basemap`.
+    page : static_map.Page, optional
+        Paper, orientation and resolution of the PNG maps (default A4, fitted, 300 dpi).
+    extra : callable, optional
+        ``extra(stage) -> list of Path``: writes more files of the same set (e.g. a siting plan
+        under ``siting/``) through ``stage`` (see :func:`lifecircle.outputs.files.output_set`).
 
     Returns
     -------
@@ -91,8 +104,9 @@ def write_outputs(
     say = progress or _silent
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
     say("building the interactive map")
-    maps = _MapOptions.of(result, self_contained_map, basemap)
+    maps = _MapOptions.of(result, self_contained_map, basemap, page)
     run_files = _run_products(result, folder, map_folder, maps)
     report_products = None
     if report is not False:
@@ -100,16 +114,32 @@ def write_outputs(
             say("measuring the plan's indicators")
         measured = report if isinstance(report, IndicatorReport) else indicator_report(result)
         report_products = _report_products(
-            result, measured, folder / "report", map_folder, maps, say
+            result, measured, folder / "report", map_folder, maps, say, set_root=folder
         )
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         stage = _announcing(stage, say)
         written = _write_run_products(run_files, stage)
         if report_products is not None:
             written += _write_report_products(
                 report_products, stage, run_map=run_files["paths"]["map"]
             )
+        if extra is not None:
+            written += extra(stage)
     return written
+
+
+@contextmanager
+def _output_set(
+    result: RunResult | None, folder: Path, map_folder: Path
+) -> Iterator[Callable[[str | Path], Path]]:
+    """One whole output set, its files stamped with the inputs' time (reproducible)."""
+    inputs = list(result.inputs.values()) if result is not None else []
+    log = {"profile": result.profile.name, "timings_s": result.timings} if result else None
+    with (
+        files.output_set(folder, maps_dir=map_folder, log=log) as stage,
+        files.output_timestamp(files.reproducible_timestamp(inputs)),
+    ):
+        yield stage
 
 
 @dataclass(frozen=True)
@@ -118,12 +148,20 @@ class _MapOptions:
 
     basemap: Basemap | None
     context: MapContext
+    page: static_map.Page
 
     @classmethod
-    def of(cls, result: RunResult, offline: bool, basemap: str | Basemap | None) -> _MapOptions:
+    def of(
+        cls,
+        result: RunResult,
+        offline: bool,
+        basemap: str | Basemap | None,
+        page: static_map.Page | None = None,
+    ) -> _MapOptions:
         chosen = None if offline else resolve_basemap(basemap or True)
         gcj02 = chosen is not None and chosen.gcj02
-        return cls(chosen, map_context(result.network, result.water, gcj02=gcj02))
+        context = map_context(result.network, result.water, gcj02=gcj02)
+        return cls(chosen, context, page or static_map.Page())
 
 
 def _silent(message: str) -> None:
@@ -159,8 +197,9 @@ def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapO
     manifest = files.run_manifest(
         profile.model_dump(mode="json"),
         result.inputs,
-        result.timings,
-        list(paths.values()),
+        None,
+        [_in_set(path, folder, map_folder) for path in paths.values()],
+        base_dir=profile.base_dir,
         extra={
             "sample": profile.sample,
             "credits": result.credits,
@@ -177,6 +216,13 @@ def _run_products(result: RunResult, folder: Path, map_folder: Path, maps: _MapO
         "self_contained": maps.basemap is None,
         "manifest": manifest,
     }
+
+
+def _in_set(path: Path, folder: Path, map_folder: Path) -> Path:
+    """Where a file lies inside the output set (maps outside ``folder`` go to ``maps/``)."""
+    if map_folder != folder and path.parent == map_folder:
+        return Path("maps") / path.name
+    return path.relative_to(folder)
 
 
 def _counts(result: RunResult) -> dict:
@@ -240,7 +286,7 @@ def write_report(report: IndicatorReport, folder: str | Path) -> list[Path]:
         All files are staged and moved into place together: a failure leaves earlier files as
         they were.
     """
-    with files.staged_outputs() as stage:
+    with _output_set(None, Path(folder), Path(folder)) as stage:
         return _write_report_files(report, Path(folder), stage)
 
 
@@ -251,6 +297,7 @@ def _report_products(
     map_folder: Path,
     maps: _MapOptions,
     say: Progress = _silent,
+    set_root: Path | None = None,
 ) -> dict:
     say("walking service areas (isochrones)")
     service_areas = gaps.result_service_areas(result)
@@ -265,12 +312,14 @@ def _report_products(
         "result": result,
         "report": report,
         "folder": folder,
+        "set_root": set_root or folder,
         "map_folder": map_folder,
         "service_areas": service_areas,
         "layers": layers,
         "compounds": result.compounds.to_crs(settings.exchange_crs),
         "gaps_map": _gaps_map(result, service_areas, gap_layers, maps, say),
         "self_contained": maps.basemap is None,
+        "page": maps.page,
     }
 
 
@@ -297,21 +346,25 @@ def _write_report_products(
     gaps_html = map_folder / f"{profile.name}_gaps.html"
     html.save_map(products["gaps_map"], stage(gaps_html), self_contained=products["self_contained"])
     written = [gpkg, gaps_html]
+    layers = result_layers(result, service_areas=service_areas)
     for key in [*profile.categories, COMPLETE]:
         png = map_folder / f"{profile.name}_{key}.png"
-        static_map.static_map(
-            products["compounds"],
-            result.study_area,
-            profile,
-            None if key == COMPLETE else key,
-            stage(png),
-            service_areas=service_areas,
-            sub_districts=result.sub_districts,
-            credits=report.credits,
-        )
+        static_map.static_map(layers, None if key == COMPLETE else key, stage(png),
+                              page=products["page"])
         written.append(png)
-    # The report comes first in the list and links every map written with it.
-    maps = [p for p in [run_map, *written] if p is not None and p.suffix in (".html", ".png")]
+    if result.sub_districts is not None and not result.sub_districts.empty:
+        ranking = map_folder / f"{profile.name}_uncovered_ranking.png"
+        charts.uncovered_ranking(report.uncovered_population, profile, stage(ranking),
+                                 dpi=products["page"].dpi)
+        written.append(ranking)
+    # The report comes first in the list and links every map written with it, by its place
+    # inside the set (maps/ outside the output folder are links into the set's maps/).
+    root = products["set_root"]
+    maps = [
+        root / _in_set(p, root, map_folder)
+        for p in [run_map, *written]
+        if p is not None and p.suffix in (".html", ".png")
+    ]
     return [*_write_report_files(report, folder, stage, maps), *written]
 
 
@@ -324,6 +377,7 @@ def write_report_bundle(
     report: IndicatorReport | None = None,
     progress: Progress | None = None,
     basemap: str | Basemap | None = None,
+    page: static_map.Page | None = None,
 ) -> list[Path]:
     """Write everything a planner needs besides the run files: report, gap layers and maps.
 
@@ -332,7 +386,9 @@ def write_report_bundle(
     result : RunResult
         From :func:`lifecircle.run`.
     out : str or Path, optional
-        Folder of the report and the layers (default ``data/processed/<profile>/report``).
+        Folder of the report and the layers, written as an output set of its own. By default
+        the run's whole set (``data/processed/<profile>``, report in ``report/``) is written
+        again, so that the report never sits beside the files of another run.
     maps_dir : str or Path, optional
         Folder of the maps (default ``maps/``; ``out`` when ``out`` is given).
     offline_map : bool, default True
@@ -345,6 +401,8 @@ def write_report_bundle(
         Called with a short description before each step that can take seconds.
     basemap : str or Basemap, optional
         The tiles of an online map (``offline_map=False``), as for :func:`write_outputs`.
+    page : static_map.Page, optional
+        Paper, orientation and resolution of the PNG maps (default A4, fitted, 300 dpi).
 
     Returns
     -------
@@ -354,11 +412,23 @@ def write_report_bundle(
         ``<profile>_<category>.png`` per category and for the complete life circle. Everything
         is built in memory first and moved into place together.
     """
-    folder = Path(out) if out is not None else output_dir(result.profile) / "report"
-    map_folder = _maps_dir(out, maps_dir, folder)
     say = progress or _silent
     report = report if report is not None else indicator_report(result)
-    maps = _MapOptions.of(result, offline_map, basemap)
+    if out is None:
+        # The default place is inside the run's own set: write the whole set again.
+        return write_outputs(
+            result,
+            maps_dir=maps_dir,
+            self_contained_map=offline_map,
+            report=report,
+            progress=progress,
+            basemap=basemap,
+            page=page,
+        )
+    folder = Path(out)
+    map_folder = _maps_dir(out, maps_dir, folder)
+    files.check_output_folder(folder)
+    maps = _MapOptions.of(result, offline_map, basemap, page)
     products = _report_products(result, report, folder, map_folder, maps, say)
-    with files.staged_outputs() as stage:
+    with _output_set(result, folder, map_folder) as stage:
         return _write_report_products(products, _announcing(stage, say))

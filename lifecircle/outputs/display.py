@@ -205,6 +205,8 @@ def map_title(path: Path, labels: dict[str, tuple[str, str]]) -> str:
         if stem.endswith("_gaps"):
             return "缺口地图（交互式） / Gap map (interactive)"
         return "覆盖地图（交互式） / Coverage map (interactive)"
+    if stem.endswith("_uncovered_ranking"):
+        return "各街道/镇未覆盖居民排名 / Uncovered residents by sub-district (chart)"
     for key in sorted(labels, key=len, reverse=True):
         if stem.endswith(f"_{key}"):
             return f"{category_text(key, labels)} — 静态地图 / static map"

@@ -14,11 +14,13 @@ from ..analysis.scenarios import ADDED, GAINED, LOST, NEW_COVERED, REMOVED, Scen
 from . import files, web_map
 from ._overlays import point_layer
 from ._safe import markdown_text
-from .display import column_format, rounded
+from .bundle import Progress, write_outputs
+from .display import column_format
 from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
 from .report_view import DisplayTable
+from .siting_outputs import table_writer, write_files
 
 CHANGE_LABELS = {
     "gained": "新增覆盖 / gains coverage",
@@ -196,17 +198,24 @@ def changes_map(comparison: ScenarioComparison, *, tiles: bool = False) -> foliu
 
 
 def write_comparison(
-    comparison: ScenarioComparison, out: str | Path | None = None, *, self_contained_map: bool = True
+    comparison: ScenarioComparison,
+    out: str | Path | None = None,
+    *,
+    self_contained_map: bool = True,
+    progress: Progress | None = None,
 ) -> list[Path]:
-    """Write a scenario comparison into ``<out>/scenarios/<name>/``.
+    """Write the run's output set with a scenario comparison in ``<out>/scenarios/<name>/``.
+
+    The base run's outputs are written again with the comparison, as one whole set
+    (:func:`lifecircle.write_outputs`).
 
     Returns
     -------
     list of Path
-        ``comparison.csv`` (per area and category: base, scenario, change, gains and losses),
-        ``compound_changes.csv``, ``facility_changes.csv``, ``coverage_scenario.csv``,
-        ``targets_scenario.csv``, ``comparison.md``, ``comparison.xlsx``, ``changes.gpkg``,
-        ``changes_map.html`` and ``summary.json``; staged and moved into place together.
+        The run's files, then ``comparison.csv`` (per area and category: base, scenario,
+        change, gains and losses), ``compound_changes.csv``, ``facility_changes.csv``,
+        ``coverage_scenario.csv``, ``targets_scenario.csv``, ``comparison.md``,
+        ``comparison.xlsx``, ``changes.gpkg``, ``changes_map.html`` and ``summary.json``.
     """
     folder = comparison_dir(comparison.base.profile.name, comparison.name, out)
     fmap = changes_map(comparison, tiles=not self_contained_map)
@@ -219,19 +228,18 @@ def write_comparison(
         "targets_scenario.csv": comparison.scenario.targets,
     }
     summary = _summary(comparison)
-    written = []
-    with files.staged_outputs() as stage:
-        for name, table in tables.items():
-            files.write_table(stage(folder / name), rounded(table))
-            written.append(folder / name)
-        files.write_text(stage(folder / "comparison.md"), comparison_markdown(comparison))
-        files.write_atomic(stage(folder / "comparison.xlsx"), lambda tmp: _write_workbook(tmp, comparison))
-        files.write_geopackage_layers(stage(folder / "changes.gpkg"), layers)
-        save_map(fmap, stage(folder / "changes_map.html"), self_contained=self_contained_map)
-        files.write_json(stage(folder / "summary.json"), summary)
-        written += [folder / n for n in ("comparison.md", "comparison.xlsx", "changes.gpkg",
-                                         "changes_map.html", "summary.json")]
-    return written
+    writers = {name: table_writer(table) for name, table in tables.items()}
+    writers |= {
+        "comparison.md": lambda path: files.write_text(path, comparison_markdown(comparison)),
+        "comparison.xlsx": lambda path: _write_workbook(path, comparison),
+        "changes.gpkg": lambda path: files.write_geopackage_layers(path, layers),
+        "changes_map.html": lambda path: save_map(fmap, path, self_contained=self_contained_map),
+        "summary.json": lambda path: files.write_json(path, summary),
+    }
+    return write_outputs(
+        comparison.base, out, self_contained_map=self_contained_map, progress=progress,
+        extra=lambda stage: write_files(stage, folder, writers),
+    )
 
 
 def _summary(comparison: ScenarioComparison) -> dict[str, Any]:

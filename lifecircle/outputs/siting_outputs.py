@@ -18,9 +18,11 @@ import pandas as pd
 from .. import schema, settings
 from ..analysis._siting_tables import SITE_COLUMNS
 from ..analysis.siting import SitingPlan
-from . import files, static_map, web_map
+from . import files, web_map
+from ._fonts import cjk_family
 from ._geo import clean_value
 from ._overlays import point_layer
+from .bundle import Progress, write_outputs
 from .display import rounded
 from .html import save_map
 from .labels import credits_with_osm
@@ -104,9 +106,16 @@ def _solution_facts(solution: Any) -> dict[str, Any]:
 
 
 def write_siting(
-    plan: SitingPlan, out: str | Path | None = None, *, self_contained_map: bool = True
+    plan: SitingPlan,
+    out: str | Path | None = None,
+    *,
+    self_contained_map: bool = True,
+    progress: Progress | None = None,
 ) -> list[Path]:
-    """Write a siting plan's files into ``<out>/siting/<category>/``.
+    """Write the run's output set with a siting plan's files in ``<out>/siting/<category>/``.
+
+    The run's outputs are written again with the plan, as one whole set
+    (:func:`lifecircle.write_outputs`), so that the plan never sits beside another run's files.
 
     Parameters
     ----------
@@ -115,20 +124,22 @@ def write_siting(
     out : str or Path, optional
         The run's output folder (default ``data/processed/<profile>``).
     self_contained_map : bool, default True
-        Write an HTML map that works with no internet.
+        Write HTML maps that work with no internet.
+    progress : callable, optional
+        Called with a short description before each slow step.
 
     Returns
     -------
     list of Path
-        ``sites.csv`` (ranked: rank, WGS84 lon/lat, projected x/y, sub-district, residents
-        newly covered, cumulative share), ``coverage_curve.csv`` and ``.png``,
-        ``infeasible.csv`` (compounds no candidate reaches, with the reason),
+        The run's files, then ``sites.csv`` (ranked: rank, WGS84 lon/lat, projected x/y,
+        sub-district, residents newly covered, cumulative share), ``coverage_curve.csv`` and
+        ``.png``, ``infeasible.csv`` (compounds no candidate reaches, with the reason),
         ``coverage_after.csv`` and ``targets_after.csv`` (the run recomputed with the sites),
         ``siting.gpkg`` (sites, candidates, newly covered and unreachable compounds, study
         area), ``sites_map.html``, ``siting.md`` and ``summary.json``.
     """
-    profile = plan.problem.result.profile
-    folder = siting_dir(profile.name, plan.category, out)
+    result = plan.problem.result
+    folder = siting_dir(result.profile.name, plan.category, out)
     summary = siting_summary(plan)
     fmap = sites_map(plan, tiles=not self_contained_map)
     layers = siting_layers(plan)
@@ -139,15 +150,25 @@ def write_siting(
         "coverage_after.csv": plan.after.coverage,
         "targets_after.csv": plan.after.targets,
     }
-    written = []
-    with files.staged_outputs() as stage:
-        for name, table in tables.items():
-            files.write_table(stage(folder / name), rounded(table))
-            written.append(folder / name)
-        for name, write in _other_files(plan, fmap, layers, summary, self_contained_map).items():
-            write(stage(folder / name))
-            written.append(folder / name)
-    return written
+    writers = {name: table_writer(table) for name, table in tables.items()}
+    writers |= _other_files(plan, fmap, layers, summary, self_contained_map)
+    return write_outputs(
+        result, out, self_contained_map=self_contained_map, progress=progress,
+        extra=lambda stage: write_files(stage, folder, writers),
+    )
+
+
+def write_files(
+    stage: Callable[[str | Path], Path], folder: Path, writers: dict[str, Callable[[Path], Any]]
+) -> list[Path]:
+    """Write files of an output set: ``writers[name](path)`` for each ``folder / name``."""
+    for name, write in writers.items():
+        write(stage(folder / name))
+    return [folder / name for name in writers]
+
+
+def table_writer(table: pd.DataFrame) -> Callable[[Path], Any]:
+    return lambda path: files.write_table(path, rounded(table))
 
 
 def _other_files(
@@ -236,7 +257,7 @@ def curve_png(plan: SitingPlan, path: str | Path) -> Path:
     from matplotlib.figure import Figure
 
     curve = plan.curve
-    cjk = static_map._text_mode()
+    cjk = cjk_family()
 
     def label(zh: str, en: str) -> str:
         return f"{zh} / {en}" if cjk else en

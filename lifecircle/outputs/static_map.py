@@ -1,12 +1,17 @@
-"""Static PNG coverage maps for documents (matplotlib, no pyplot state)."""
+"""Print-ready PNG maps of coverage for documents (matplotlib's Agg canvas, no pyplot state).
+
+One map per category and one for the complete life circle, on an A4 or A3 page (portrait,
+landscape, or whichever fits the study area) at 300 dpi: compounds coloured by graded walking
+time (within the threshold, near miss, up to 1.5×, 1.5–2×, over 2× the threshold, no facility
+reachable, off the network), the category's facilities and walking service area, the street
+network, water and sub-districts underneath, a north arrow, a scale bar in metres with the
+printed scale, a Chinese-first title with the coverage figures of ``result.coverage`` and a
+legend with the count of every class.
+"""
 
 from __future__ import annotations
 
-import functools
-import shutil
-import subprocess
-import warnings
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,121 +19,95 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import schema, settings
+from .. import schema
 from .._atomic import write_atomic
-from ..errors import DataError, LifecircleWarning
+from ..errors import DataError
 from ..profile import Profile
-from ._geo import check_compound_columns, marker_radius, service_area_geometry, to_wgs84_layer
-from .labels import BOUNDARY_COLOUR, STATUS_COLOURS, STATUS_LABELS, credits_with_osm, minutes_text
-
-# --------------------------------------------------------------------------------------------
-# Static map
-# --------------------------------------------------------------------------------------------
-
-_CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Noto Sans CJK JP",
-    "Noto Serif CJK SC",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Heiti SC",
-    "Arial Unicode MS",
+from . import map_data
+from ._fonts import cjk_family
+from ._geo import check_compound_columns, service_area_geometry, to_wgs84_layer
+from .labels import COMPLETE_CLASSES, GRADE_CLASSES, category_colour, credits_with_osm
+from .map_inputs import MapLayers
+from .static_draw import (
+    Canvas,
+    draw_compounds,
+    draw_context,
+    draw_facilities,
+    draw_service_area,
+    draw_study_area,
+    draw_sub_districts,
+    legend_handles,
+    north_arrow,
+    scale_bar,
 )
-_cjk_warned = False
+
+#: Paper sizes (width, height) in millimetres, portrait.
+PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+ORIENTATIONS = ("auto", "portrait", "landscape")
+#: Resolution of printed maps.
+DPI = 300
 
 
-@functools.cache
-def _cjk_font() -> str | None:
-    """Name of an installed font family with Chinese glyphs, or None."""
-    from matplotlib import font_manager
+@dataclass(frozen=True)
+class Page:
+    """Paper, orientation and resolution of a printed map.
 
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    for family in _CJK_FAMILIES:
-        if family in available:
-            return family
-    # Fonts installed after matplotlib built its cache: ask fontconfig and register the file.
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return None
-    try:
-        listing = subprocess.run(
-            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    files = sorted({line.split(":")[0].strip() for line in listing.splitlines() if line.strip()})
-    files.sort(key=lambda f: ("Sans" not in f, "Bold" in f, f))  # regular sans first
-    for file in files:
-        try:
-            font_manager.fontManager.addfont(file)
-            return font_manager.FontProperties(fname=file).get_name()
-        except (OSError, RuntimeError, ValueError):
-            continue
-    return None
+    Attributes
+    ----------
+    paper : {"A4", "A3"}
+    orientation : {"auto", "portrait", "landscape"}
+        ``"auto"``: landscape when the study area is clearly wider than tall.
+    dpi : int
+        Dots per inch (300 for print).
+    """
 
+    paper: str = "A4"
+    orientation: str = "auto"
+    dpi: int = DPI
 
-def _text_mode() -> str | None:
-    """The CJK font family to use, or None (English-only labels, warned about once)."""
-    global _cjk_warned
-    family = _cjk_font()
-    if family is None and not _cjk_warned:
-        _cjk_warned = True
-        warnings.warn(
-            "no font with Chinese characters found (install fonts-noto-cjk or fonts-wqy-microhei): "
-            "static maps use English-only labels",
-            LifecircleWarning,
-            stacklevel=3,
+    def __post_init__(self) -> None:
+        if self.paper not in PAPER_MM:
+            raise DataError(f"paper must be one of {sorted(PAPER_MM)}, not {self.paper!r}")
+        if self.orientation not in ORIENTATIONS:
+            raise DataError(f"orientation must be one of {ORIENTATIONS}, not {self.orientation!r}")
+        if not 50 <= self.dpi <= 1200:
+            raise DataError(f"dpi must be between 50 and 1200, not {self.dpi}")
+
+    @classmethod
+    def from_text(cls, text: str) -> Page:
+        """A page from ``"A4"``, ``"A3"``, ``"A3-landscape"``, ``"A4-portrait"`` (300 dpi)."""
+        paper, _, orientation = text.strip().partition("-")
+        return cls(paper.upper(), orientation.lower() or "auto")
+
+    def size_mm(self, aspect: float) -> tuple[float, float]:
+        """(width, height) in mm for a study area of width/height ``aspect``."""
+        short, long = PAPER_MM[self.paper]
+        landscape = self.orientation == "landscape" or (
+            self.orientation == "auto" and aspect > 1.15
         )
-    return family
-
-
-def _nice_length(span_m: float) -> float:
-    target = span_m / 5
-    for length in (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000):
-        if length >= target:
-            return float(length)
-    return 100000.0
+        return (long, short) if landscape else (short, long)
 
 
 def static_map(
-    compounds: gpd.GeoDataFrame,
-    study_area: gpd.GeoDataFrame,
-    profile: Profile,
+    layers: MapLayers,
     category: str | None,
     path: str | Path,
     *,
-    service_areas: gpd.GeoDataFrame | None = None,
-    sub_districts: gpd.GeoDataFrame | None = None,
-    credits: Sequence[str] = (settings.osm_attribution,),
+    page: Page | None = None,
 ) -> Path:
-    """Draw a PNG coverage map of one category (or the complete life circle) for documents.
+    """Draw a print-ready PNG map of one category (or the complete life circle).
 
     Parameters
     ----------
-    compounds : geopandas.GeoDataFrame
-        As for :func:`coverage_map`.
-    study_area : geopandas.GeoDataFrame
-        The study-area polygon(s).
-    profile : Profile
-        Labels, thresholds, projected CRS; a sample profile marks the title "示例数据 / SAMPLE
-        DATA".
+    layers : MapLayers
+        What to draw (:func:`lifecircle.outputs.map_inputs.result_layers` gives a run's);
+        the network, water, sub-districts, service areas and coverage table are optional.
     category : str or None
         A category key of the profile, or None for the complete life circle.
     path : str or Path
         Destination ``.png``; written atomically.
-    service_areas : geopandas.GeoDataFrame, optional
-        With ``category``; the category's area is shaded (for the complete life circle: the
-        intersection of the required categories' areas).
-    sub_districts : geopandas.GeoDataFrame, optional
-        Outlined and labelled.
-    credits : sequence of str
-        Shown in the lower-right corner (the OpenStreetMap credit is added when missing).
+    page : Page, optional
+        Paper, orientation and dpi (default A4, orientation to fit, 300 dpi).
 
     Returns
     -------
@@ -142,178 +121,145 @@ def static_map(
 
     Notes
     -----
-    Chinese text needs a CJK font (e.g. Debian's ``fonts-noto-cjk``); without one the map has
-    English-only labels and a :class:`LifecircleWarning` says so once.
+    Chinese text needs a CJK font (e.g. Debian's ``fonts-wqy-microhei``); without one the map
+    has English-only labels and a :class:`~lifecircle.errors.LifecircleWarning` says so once.
     """
-    # The Agg canvas directly, not pyplot: no global backend switch (which would disturb a
-    # Jupyter session's inline plots) and no figure left open.
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure as MplFigure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.transforms import offset_copy
+    canvas = draw_static_map(layers, category, page or Page())
+    return write_atomic(path, canvas.save)
 
+
+def draw_static_map(layers: MapLayers, category: str | None, page: Page) -> Canvas:
+    """Draw the page of :func:`static_map` without saving it (its figure is ``.figure``)."""
+    profile = layers.profile
+    _check_category(profile, category)
+    frames = _projected(layers)
+    canvas = Canvas.for_page(frames["study_area"], page, cjk_family())
+    classes = _classes(frames["compounds"], profile, category)
+    draw_context(canvas, layers.network, frames.get("water"), profile.projected_crs)
+    area_colour = _area_colour(profile, category)
+    draw_service_area(canvas, _area(layers, category), area_colour)
+    draw_study_area(canvas, frames["study_area"])
+    draw_sub_districts(canvas, frames.get("sub_districts"))
+    draw_compounds(canvas, frames["compounds"], classes, _class_colours(category))
+    shown = _shown_facilities(frames["facilities"], profile, category)
+    draw_facilities(canvas, shown, profile)
+    north_arrow(canvas)
+    scale_bar(canvas)
+    _title(canvas, layers, category)
+    canvas.legend(legend_handles(canvas, profile, category, classes, shown, layers, area_colour))
+    canvas.footer(credits_with_osm(layers.credits), profile.projected_crs)
+    return canvas
+
+
+def _check_category(profile: Profile, category: str | None) -> None:
     if category is not None and category not in profile.categories:
         raise DataError(
             f"category {category!r} is not in profile {profile.name!r}; "
             f"known: {', '.join(profile.categories)} (or None for the complete life circle)"
         )
-    crs = profile.projected_crs
-    compounds = to_wgs84_layer(compounds, "compounds").to_crs(crs)
-    check_compound_columns(compounds, profile)
-    study_area = to_wgs84_layer(study_area, "study_area").to_crs(crs)
-    credits = credits_with_osm(credits)
-    cjk = _text_mode()
 
-    def label(zh: str, en: str) -> str:
-        return f"{zh} / {en}" if cjk else en
 
+def _projected(layers: MapLayers) -> dict[str, gpd.GeoDataFrame]:
+    """Every layer in the profile's projected CRS (metres), so the scale bar is true."""
+    crs = layers.profile.projected_crs
+    compounds = to_wgs84_layer(layers.compounds, "compounds")
+    check_compound_columns(compounds, layers.profile)
+    frames = {
+        "compounds": compounds.to_crs(crs),
+        "facilities": to_wgs84_layer(layers.facilities, "facilities").to_crs(crs),
+        "study_area": to_wgs84_layer(layers.study_area, "study_area").to_crs(crs),
+    }
+    if frames["study_area"].empty:
+        raise DataError("the study area is empty: nothing to draw")
+    for key in ("sub_districts", "water"):
+        layer = getattr(layers, key)
+        if layer is not None and not layer.empty:
+            frames[key] = to_wgs84_layer(layer, key).to_crs(crs)
+    return frames
+
+
+def _classes(compounds: gpd.GeoDataFrame, profile: Profile, category: str | None) -> np.ndarray:
     if category is None:
-        column = schema.COMPLETE
-        what = label("完整生活圈", "Complete life circle")
+        return map_data.complete_classes(compounds, profile)
+    threshold = profile.categories[category].threshold_m
+    return map_data.category_classes(compounds, category, threshold)
+
+
+def _class_colours(category: str | None) -> dict[str, str]:
+    classes = COMPLETE_CLASSES if category is None else GRADE_CLASSES
+    return {code: colour for code, (_zh, _en, colour) in classes.items()}
+
+
+def _area(layers: MapLayers, category: str | None) -> Any:
+    return service_area_geometry(
+        layers.service_areas, layers.profile, category, layers.profile.projected_crs
+    )
+
+
+def _area_colour(profile: Profile, category: str | None) -> str:
+    if category is None:
+        return "#2b6cb0"
+    return category_colour(list(profile.categories).index(category))
+
+
+def _shown_facilities(
+    facilities: gpd.GeoDataFrame, profile: Profile, category: str | None
+) -> gpd.GeoDataFrame:
+    """The category's facilities (every required category's for the complete life circle)."""
+    if category is None:
+        keys = [k for k, c in profile.categories.items() if c.required]
+    else:
+        keys = [category]
+    return facilities[facilities["category"].isin(keys)]
+
+
+def _title(canvas: Canvas, layers: MapLayers, category: str | None) -> None:
+    profile = layers.profile
+    title = (profile.title.zh, profile.title.en)
+    if profile.sample:
+        title = (f"【示例数据】{title[0]}", f"[SAMPLE DATA] {title[1]}")
+    if category is None:
+        names = "、".join(c.label.zh for c in profile.categories.values() if c.required)
+        what = (f"完整生活圈：{names}均在步行范围内",
+                "Complete life circle: every required category within its walking threshold")
     else:
         cat = profile.categories[category]
-        column = schema.category_columns(category).covered
-        what = (
-            f"{label(cat.label.zh, cat.label.en)}: {cat.threshold_m:g} m ≈ "
-            f"{minutes_text(cat.threshold_m, profile)} min"
-        )
-    on_network = (compounds[schema.ACCESS_STATUS] == schema.STATUS_OK).to_numpy()
-    covered = compounds[column].fillna(False).astype(bool).to_numpy() & on_network
-    states = np.where(~on_network, "x", np.where(covered, "1", "0"))
-
-    rc = {"font.family": [cjk, "DejaVu Sans"] if cjk else ["DejaVu Sans"]}
-    west, south, east, north = study_area.total_bounds
-    aspect = (north - south) / max(east - west, 1.0)
-    with matplotlib.rc_context(rc):
-        # 9 inches wide; tall enough for the area plus title and legend below it.
-        fig = MplFigure(figsize=(9, float(np.clip(9 * aspect + 2.0, 5, 14))), dpi=150)
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
-        area = service_area_geometry(service_areas, profile, category, crs)
-        if area is not None and not area.is_empty:
-            gpd.GeoSeries([area], crs=crs).plot(
-                ax=ax, color="#4a90d9", alpha=0.18, edgecolor="#4a90d9", linewidth=0.6
-            )
-        if sub_districts is not None and not sub_districts.empty:
-            subs = to_wgs84_layer(sub_districts, "sub_districts").to_crs(crs)
-            subs.boundary.plot(ax=ax, color="#666666", linewidth=0.6)
-            if cjk and "name" in subs.columns:
-                for name, point in zip(subs["name"], subs.representative_point(), strict=True):
-                    ax.annotate(
-                        str(name), (point.x, point.y), ha="center", fontsize=7, color="#333333"
-                    )
-        study_area.boundary.plot(ax=ax, color=BOUNDARY_COLOUR, linewidth=1.2, linestyle="--")
-        handles = []
-        is_point = compounds.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-        population = pd.to_numeric(compounds["population"], errors="coerce").to_numpy()
-        for code in ("x", "0", "1"):  # covered drawn last, on top
-            mask = states == code
-            colour = STATUS_COLOURS[code]
-            zh, en = STATUS_LABELS[code]
-            if (mask & ~is_point).any():
-                compounds[mask & ~is_point].plot(
-                    ax=ax, color=colour, edgecolor=colour, linewidth=0.3, alpha=0.8
-                )
-            if (mask & is_point).any():
-                pts = compounds[mask & is_point]
-                sizes = np.array(
-                    [marker_radius(p) for p in population[mask & is_point]], dtype=float
-                )
-                ax.scatter(
-                    pts.geometry.x,
-                    pts.geometry.y,
-                    s=(sizes * 0.9) ** 2,
-                    c=colour,
-                    edgecolors="white",
-                    linewidths=0.3,
-                    alpha=0.9,
-                    zorder=3,
-                )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="o",
-                    linestyle="",
-                    markerfacecolor=colour,
-                    markeredgecolor="white",
-                    markersize=8,
-                    label=f"{label('小区' + zh, 'compound ' + en)} ({int(mask.sum()):,})",
-                )
-            )
-        if area is not None and not area.is_empty:
-            handles.append(
-                Patch(
-                    facecolor="#4a90d9",
-                    alpha=0.3,
-                    label=label("步行服务范围", "walking service area"),
-                )
-            )
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=BOUNDARY_COLOUR,
-                linestyle="--",
-                label=label("研究范围", "study area"),
-            )
-        )
-        # Below the map, clear of the scale bar and credits lines.
-        below = offset_copy(ax.transAxes, fig=fig, y=-(8 * len(credits) + 10), units="points")
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(0.0, 0.0),
-            ncol=2,
-            fontsize=8,
-            frameon=False,
-            bbox_transform=below,
-        )
-
-        pad = 0.04 * max(east - west, north - south)
-        ax.set_xlim(west - pad, east + pad)
-        ax.set_ylim(south - pad, north + pad)
-        ax.set_aspect("equal")
-        ax.set_axis_off()
-        _draw_scale_bar(ax, west - pad, south - pad, east - west + 2 * pad, crs)
-
-        title = label(profile.title.zh, profile.title.en) if cjk else profile.title.en
-        if profile.sample:
-            title = f"{label('示例数据', 'SAMPLE DATA')} — {title}"
-        ax.set_title(
-            f"{title}\n{what}", fontsize=11, color="#b00020" if profile.sample else "black"
-        )
-        ax.annotate(
-            "\n".join(credits),
-            (1.0, 0.0),
-            xycoords="axes fraction",
-            xytext=(0, -4),
-            textcoords="offset points",
-            ha="right",
-            va="top",
-            fontsize=6,
-            color="#444444",
-        )
-        return write_atomic(
-            path,
-            lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight", pad_inches=0.2),
-        )
+        minutes = cat.threshold_m / profile.walking_speed_m_per_min
+        what = (f"{cat.label.zh}：步行 {cat.threshold_m:g} 米（约 {minutes:.0f} 分钟）覆盖",
+                f"{cat.label.en}: within {cat.threshold_m:g} m ({minutes:.0f} min) on foot")
+    canvas.title([title, what, _coverage_line(layers, category)], sample=profile.sample)
 
 
-def _draw_scale_bar(ax: Any, x0: float, y0: float, width_m: float, crs: str) -> None:
-    length = _nice_length(width_m)
-    x = x0 + 0.03 * width_m
-    y = y0 + 0.03 * width_m
-    ax.plot([x, x + length], [y, y], color="black", linewidth=3, solid_capstyle="butt", zorder=5)
-    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.annotate(
-        f"{text}  ({crs})",
-        (x, y),
-        xytext=(0, -4),
-        textcoords="offset points",
-        va="top",
-        fontsize=7,
-        zorder=5,
-    )
+def _coverage_line(layers: MapLayers, category: str | None) -> tuple[str, str]:
+    """The whole area's coverage figures, from the run's coverage table."""
+    table = layers.coverage
+    key = schema.COMPLETE if category is None else category
+    if table is None:
+        return "", ""
+    row = table[(table["area"] == schema.ALL_AREAS) & (table["category"] == key)]
+    if row.empty:
+        return "", ""
+    row = row.iloc[0]
+    population, compounds = row.get("population_share"), row.get("compound_share")
+    near, near_people = row.get("n_near_miss"), row.get("population_near_miss")
+    share = "—" if population is None or pd.isna(population) else f"{100 * population:.1f}%"
+    zh = f"居民覆盖率 {share}　小区覆盖率 {100 * compounds:.1f}%"
+    en = f"Residents covered {share}, compounds {100 * compounds:.1f}%"
+    if near is not None and not pd.isna(near):
+        people = "" if near_people is None or pd.isna(near_people) else f"{near_people:,.0f}"
+        zh += f"　临界小区 {int(near):,} 个" + (f"（{people} 人）" if people else "")
+        en += f"; near misses {int(near):,}" + (f" ({people} residents)" if people else "")
+    return zh, en
+
+
+def result_static_maps(
+    layers: MapLayers, paths: dict[str | None, Path], *, page: Page | None = None
+) -> list[Path]:
+    """Draw every static map of a run: ``paths`` maps a category key (None: complete) to a file.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``paths``.
+    """
+    return [static_map(layers, key, path, page=page) for key, path in paths.items()]

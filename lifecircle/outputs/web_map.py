@@ -22,8 +22,7 @@ Element ids are renumbered, so the same inputs give the same HTML, byte for byte
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from html import escape
 
 import folium
@@ -31,8 +30,7 @@ import geopandas as gpd
 import pandas as pd
 from branca.element import Element
 
-from .. import schema, settings
-from ..analysis import gaps
+from .. import schema
 from ..analysis.result import RunResult
 from ..errors import DataError, LifecircleWarning
 from ..profile import Profile
@@ -70,6 +68,7 @@ from .map_context import (
     polygon_layer,
     split_water,
 )
+from .map_inputs import MapLayers, result_layers
 from .map_layers import (
     CompoundData,
     CompoundView,
@@ -86,43 +85,6 @@ from .map_layers import (
 VIEWS = ("coverage", "gaps")
 #: More compounds than this are drawn on a canvas (SVG slows down with tens of thousands).
 CANVAS_ABOVE = 5000
-
-
-@dataclass
-class MapLayers:
-    """Everything a map draws, in any CRS (converted to WGS84 when drawn).
-
-    Attributes
-    ----------
-    profile : Profile
-    compounds : geopandas.GeoDataFrame
-        The run's compound table (columns of :mod:`lifecircle.schema`).
-    facilities : geopandas.GeoDataFrame
-        With ``category``, ``name``, ``snap_m``, ``access_status``.
-    study_area : geopandas.GeoDataFrame
-    sub_districts : geopandas.GeoDataFrame or None
-        With ``name``.
-    service_areas : geopandas.GeoDataFrame or None
-        With ``category`` (from :func:`lifecircle.analysis.gaps.result_service_areas`).
-    gap_land : dict of str to geopandas.GeoDataFrame
-        Residential land outside the service area, by category key or ``complete``.
-    coverage : pandas.DataFrame or None
-        ``result.coverage``: the percentages shown on the map.
-    context : MapContext or None
-        Streets and water (from :func:`lifecircle.outputs.map_context.map_context`).
-    credits : sequence of str
-    """
-
-    profile: Profile
-    compounds: gpd.GeoDataFrame
-    facilities: gpd.GeoDataFrame
-    study_area: gpd.GeoDataFrame
-    sub_districts: gpd.GeoDataFrame | None = None
-    service_areas: gpd.GeoDataFrame | None = None
-    gap_land: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    coverage: pd.DataFrame | None = None
-    context: MapContext | None = None
-    credits: Sequence[str] = (settings.osm_attribution,)
 
 
 def coverage_map(
@@ -169,34 +131,18 @@ def coverage_map(
     """
     if view not in VIEWS:
         raise DataError(f"view must be one of {VIEWS}, not {view!r}")
-    basemap = resolve_basemap(tiles)
-    gcj02 = basemap is not None and basemap.gcj02
-    if context is None or context.gcj02 != gcj02:
-        context = map_context(result.network, result.water, gcj02=gcj02)
-    if view == "gaps":
-        if service_areas is None:
-            service_areas = gaps.result_service_areas(result)
-        if gap_layers is None:
-            gap_layers = gaps.gap_layers(result, service_areas)
-    prefix = "gap_land_"
-    layers = MapLayers(
-        profile=result.profile,
-        compounds=result.compounds,
-        facilities=result.facilities,
-        study_area=result.study_area,
-        sub_districts=result.sub_districts,
-        service_areas=service_areas,
-        gap_land={k.removeprefix(prefix): v for k, v in (gap_layers or {}).items()
-                  if k.startswith(prefix) and not v.empty},
-        coverage=result.coverage,
-        context=context,
-        credits=result.credits,
+    layers = result_layers(
+        result, service_areas=service_areas, gap_layers=gap_layers, with_gaps=view == "gaps"
     )
-    return layers_map(layers, view=view, tiles=basemap)
+    return layers_map(layers, view=view, tiles=tiles, context=context)
 
 
 def layers_map(
-    layers: MapLayers, *, view: str = "coverage", tiles: bool | str | Basemap | None = None
+    layers: MapLayers,
+    *,
+    view: str = "coverage",
+    tiles: bool | str | Basemap | None = None,
+    context: MapContext | None = None,
 ) -> InlineMap:
     """Build the map from its layers (see :func:`coverage_map`, which calls this for a run).
 
@@ -208,6 +154,8 @@ def layers_map(
         Which view to open on.
     tiles : bool, str or Basemap, optional
         As for :func:`coverage_map`.
+    context : MapContext, optional
+        The layers' network and water, already packed (packed here when missing).
 
     Returns
     -------
@@ -231,8 +179,10 @@ def layers_map(
     study_area = to_wgs84_layer(layers.study_area, "study_area")
     if study_area.empty:
         raise DataError("the study area is empty: nothing to fit the map to")
+    if context is None or context.gcj02 != gcj02:
+        context = map_context(layers.network, layers.water, gcj02=gcj02)
     fmap = _map_frame(study_area, profile, view, basemap)
-    _add_context(fmap, layers, gcj02)
+    _add_context(fmap, context, layers.profile.projected_crs)
     _add_boundaries(fmap, layers, study_area, gcj02)
     follows = _add_follow_areas(fmap, layers, view, gcj02)
     base_layers = _add_compound_views(fmap, compounds, profile, view)
@@ -246,7 +196,7 @@ def layers_map(
         offline=basemap is None,
         gcj02=gcj02,
     )
-    config = _ui_config(layers, view, items, basemap)
+    config = _ui_config(layers, view, items, basemap, context)
     west, south, east, north = (float(v) for v in study_area.total_bounds)
     config["bounds"] = [[south, west], [north, east]]
     fmap.add_child(MapUi(config, base_layers))
@@ -301,11 +251,9 @@ def _add_tiles(fmap: folium.Map, basemap: Basemap) -> None:
         ).add_to(fmap)
 
 
-def _add_context(fmap: folium.Map, layers: MapLayers, gcj02: bool) -> None:
+def _add_context(fmap: folium.Map, context: MapContext, crs: str) -> None:
     """Streets and water as light layers under everything (toggleable)."""
-    context = layers.context
-    if context is None:
-        return
+    gcj02 = context.gcj02
     if context.streets is not None:
         group = layer_group("道路 / Streets (walking network)")
         group.add_child(PackedLines(context.streets.packed, {
@@ -314,7 +262,6 @@ def _add_context(fmap: folium.Map, layers: MapLayers, gcj02: bool) -> None:
     if context.water is not None:
         areas, lines = split_water(to_wgs84_layer(context.water, "water"))
         group = layer_group("水系 / Water")
-        crs = layers.profile.projected_crs
         if not areas.empty:
             packed = polygon_layer(areas, crs, budget=AREAS_BUDGET // 4, gcj02=gcj02)
             group.add_child(PackedAreas(packed.packed, [], {
@@ -467,7 +414,11 @@ def _add_facilities(
 
 
 def _ui_config(
-    layers: MapLayers, view: str, items: map_panels.LegendItems, basemap: Basemap | None
+    layers: MapLayers,
+    view: str,
+    items: map_panels.LegendItems,
+    basemap: Basemap | None,
+    context: MapContext,
 ) -> dict:
     profile = layers.profile
     credits = credits_with_osm(layers.credits)
@@ -482,7 +433,7 @@ def _ui_config(
     return {
         "view": len(views) - 1,
         "head": map_panels.head_html(profile, view, rows, labels),
-        "legend": map_panels.legend_html(profile, items, layers.context, credits),
+        "legend": map_panels.legend_html(profile, items, context, credits),
         "modes": map_panels.modes_html("graded" if view == "gaps" else "status"),
         "mutedNote": map_panels.MUTED_NOTE,
         "attribution": attribution,

@@ -10,11 +10,15 @@ interrupted run never leaves a half-written cache that looks valid.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import logging
 import threading
+import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -27,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .. import settings
 from .._atomic import write_text
-from ..errors import LifecircleWarning, OfflineError
+from ..errors import LifecircleWarning, NetworkError, OfflineError
 from ._osm_common import useful_way_tags
 
 _MISSING = object()
@@ -145,7 +149,13 @@ def probe_service(url: str, timeout: float | None = None) -> bool:
         (no exception escapes).
     """
     seconds = settings.reachability_timeout_s if timeout is None else float(timeout)
-    answered: list[bool] = []
+    status = _status_code(url, seconds)
+    return status is not None and status < 500
+
+
+def _status_code(url: str, seconds: float) -> int | None:
+    """HTTP status of ``GET url`` within ``seconds`` (in a thread: DNS cannot hang it), or None."""
+    answered: list[int] = []
 
     def _probe() -> None:
         try:
@@ -155,14 +165,14 @@ def probe_service(url: str, timeout: float | None = None) -> bool:
                 stream=True,
                 headers={"User-Agent": "lifecircle (reachability check)"},
             ) as response:
-                answered.append(response.status_code < 500)
+                answered.append(response.status_code)
         except Exception:  # any failure means "not reachable"
-            answered.append(False)
+            pass
 
     thread = threading.Thread(target=_probe, name="lifecircle-probe", daemon=True)
     thread.start()
     thread.join(max(seconds, 0.0))
-    return bool(answered and answered[0])
+    return answered[0] if answered else None
 
 
 def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool:
@@ -185,25 +195,61 @@ def probe_overpass(url: str | None = None, timeout: float | None = None) -> bool
     return probe_service(f"{base}/status", timeout)
 
 
-def read_cache(path: Path, reader: Any, what: str) -> Any | None:
-    """Read a cached download, or None when it is missing or broken (then it is fetched again)."""
+def read_cache(path: Path, reader: Any, what: str) -> tuple[Any | None, str | None]:
+    """Read a cached download.
+
+    Returns
+    -------
+    tuple
+        ``(content, None)``; ``(None, None)`` when there is no cache; ``(None, problem)`` when
+        the cache is broken (then it is downloaded again, with a warning naming the problem).
+    """
     if not path.is_file():
-        return None
+        return None, None
     try:
-        return reader(path)
+        return reader(path), None
     except Exception as exc:  # a broken cache is downloaded again, never trusted
-        warnings.warn(
-            f"Cached {what} {path} is unreadable ({exc}); downloading it again.",
-            LifecircleWarning,
-            stacklevel=3,
-        )
-        return None
+        problem = f"the cached {what} {path} is unreadable ({type(exc).__name__}: {exc})"
+        warnings.warn(f"{problem}; downloading it again.", LifecircleWarning, stacklevel=3)
+        return None, problem
 
 
-def require_overpass(url: str, what: str) -> None:
-    """Raise OfflineError within the reachability timeout when ``url`` does not answer."""
-    if probe_overpass(url):
+def require_overpass(url: str, what: str, cache_problem: str | None = None) -> None:
+    """Raise within the reachability timeout when the Overpass API at ``url`` cannot serve.
+
+    Parameters
+    ----------
+    url : str
+        Overpass API base URL.
+    what : str
+        What is to be downloaded, for the message.
+    cache_problem : str, optional
+        Why the cached copy could not be used (a damaged cache), told when offline.
+
+    Raises
+    ------
+    OfflineError
+        When the endpoint does not answer at all.
+    NetworkError
+        When it answers ``/status`` with a server error.
+    """
+    status = _status_code(f"{url.rstrip('/')}/status", settings.reachability_timeout_s)
+    if status is not None and status < 500:
         return
+    if status is not None:
+        raise NetworkError(
+            f"Cannot download {what}: the Overpass API at {url} answers with a server error "
+            f"(HTTP {status}). Retry later, use another Overpass server "
+            "(lifecircle.settings.overpass_url, env LIFECIRCLE_OVERPASS_URL) or a local extract "
+            "(`--osm-file F`)."
+        )
+    if cache_problem:
+        raise OfflineError(
+            f"Cannot use the cached {what}: {cache_problem}. The Overpass API at {url} did not "
+            f"answer either (waited {settings.reachability_timeout_s:g} s), so the cache cannot "
+            "be rebuilt now: delete the damaged file and run again when online to download it "
+            "afresh, or supply a local OpenStreetMap file with `--osm-file F`."
+        )
     raise OfflineError(
         f"Cannot download {what}: the Overpass API at {url} did not answer (waited at most "
         f"{settings.reachability_timeout_s:g} s), so the network is unreachable (offline, "
@@ -227,3 +273,175 @@ def overpass_settings(url: str, cache_dir: Path | None) -> Any:
         log_file=False,
         useful_tags_way=useful_way_tags(),
     )
+
+
+# --- bounded Overpass requests ----------------------------------------------------------------
+
+#: HTTP statuses after which a request is tried again (rate limit, gateway trouble).
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_logger = logging.getLogger("lifecircle")
+
+
+def _log_progress(message: str) -> None:
+    _logger.warning(message)
+
+
+@contextlib.contextmanager
+def bounded_overpass_requests(progress: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Inside the block, osmnx's Overpass requests are bounded, named and reported.
+
+    osmnx retries HTTP 429/504 forever (55 s apart, silently), may pause a minute on an
+    unreadable ``/status`` and reports a garbled answer as "no data". Inside this block every
+    Overpass request of osmnx goes through :func:`overpass_request`: at most
+    ``settings.overpass_max_retries`` retries within ``settings.overpass_max_total_s`` seconds,
+    each wait reported through ``progress``, and every failure raised as a
+    :class:`NetworkError` that names it (rate limited, server error, unreadable answer...).
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Receives one line of text per wait (e.g. the CLI's progress display); default: the
+        ``lifecircle`` logger.
+    """
+    from osmnx import _overpass as osmnx_overpass
+
+    original = osmnx_overpass._overpass_request
+    osmnx_overpass._overpass_request = functools.partial(
+        overpass_request, progress=progress or _log_progress
+    )
+    try:
+        yield
+    finally:
+        osmnx_overpass._overpass_request = original
+
+
+def overpass_request(
+    data: Mapping[str, Any], *, progress: Callable[[str], None] = _log_progress
+) -> dict[str, Any]:
+    """POST one Overpass query with bounded retries; the answer comes from osmnx's cache if there.
+
+    Parameters
+    ----------
+    data : mapping
+        The form data (``{"data": query}``), as osmnx builds it.
+    progress : callable
+        Told about every wait.
+
+    Returns
+    -------
+    dict
+        The Overpass JSON answer (saved to the osmnx HTTP cache, atomically).
+
+    Raises
+    ------
+    NetworkError
+        Naming the failure: rate limited, server error, not an Overpass endpoint, query refused,
+        unreadable answer, no answer in time.
+    """
+    from osmnx import _http
+
+    base = ox.settings.overpass_url.rstrip("/")
+    url = f"{base}/interpreter"
+    key = str(requests.Request("GET", url, params=dict(data)).prepare().url)
+    cache_path = _http._resolve_cache_filepath(key) if ox.settings.use_cache else None
+    if cache_path is not None:
+        cached, _ = read_cache(cache_path, _read_json_dict, "Overpass answer")
+        if cached is not None:
+            return cached
+    deadline = time.monotonic() + settings.overpass_max_total_s
+    for attempt in range(1, settings.overpass_max_retries + 2):
+        outcome = _attempt(url, data, deadline)
+        if isinstance(outcome.answer, dict):
+            if cache_path is not None:
+                write_text(cache_path, json.dumps(outcome.answer))
+            return outcome.answer
+        wait = outcome.retry_after or settings.overpass_retry_wait_s * attempt
+        if not outcome.retry:
+            raise NetworkError(f"{outcome.answer}. {_WHAT_TO_DO}")
+        if attempt > settings.overpass_max_retries or time.monotonic() + wait > deadline:
+            raise NetworkError(
+                f"{outcome.answer}, still after {attempt} tries within "
+                f"{settings.overpass_max_total_s:g} s (settings.overpass_max_retries, "
+                f"overpass_max_total_s). {_WHAT_TO_DO}"
+            )
+        progress(
+            f"{outcome.answer}: waiting {wait:.0f} s before retry {attempt} of "
+            f"{settings.overpass_max_retries}"
+        )
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+_WHAT_TO_DO = (
+    "Retry later, use another Overpass server (lifecircle.settings.overpass_url, env "
+    "LIFECIRCLE_OVERPASS_URL), or supply a local OpenStreetMap extract with `--osm-file F`"
+)
+
+
+@dataclass
+class _Outcome:
+    """One request: the answer, or a failure text and whether (and when) to try again."""
+
+    answer: dict[str, Any] | str
+    retry: bool = False
+    retry_after: float | None = None
+
+
+def _attempt(url: str, data: Mapping[str, Any], deadline: float) -> _Outcome:
+    from osmnx import _http
+
+    host = url.split("/")[2] if "//" in url else url
+    timeout = max(1.0, min(settings.requests_timeout_s, deadline - time.monotonic()))
+    try:
+        response = requests.post(
+            url, data=data, timeout=timeout, headers=_http._get_http_headers(),
+            **ox.settings.requests_kwargs,
+        )
+    except requests.Timeout:
+        return _Outcome(f"Overpass at {host} did not answer within {timeout:g} s", retry=True)
+    except requests.RequestException as exc:
+        return _Outcome(f"the connection to Overpass at {host} failed ({exc})", retry=True)
+    status = f"HTTP {response.status_code} {response.reason or ''}".strip()
+    code = response.status_code
+    if code in _RETRY_STATUSES:
+        what = "is rate limiting this computer" if code == 429 else "is overloaded"
+        return _Outcome(f"Overpass at {host} {what} ({status})", True, _retry_after(response))
+    if code == 404:
+        return _Outcome(f"{url} is not an Overpass API endpoint ({status}): check "
+                        "lifecircle.settings.overpass_url (it ends in /api)")
+    if code >= 500:
+        return _Outcome(f"Overpass at {host} answered with a server error ({status})")
+    if code >= 400:
+        return _Outcome(f"Overpass at {host} refused the query ({status}: {_begin(response.text)})")
+    return _Outcome(_answer(response, host))
+
+
+def _answer(response: requests.Response, host: str) -> dict[str, Any] | str:
+    try:
+        answer = response.json()
+    except ValueError:
+        return f"Overpass at {host} sent an unreadable answer (not JSON; it begins {_begin(response.text)!r})"
+    if not isinstance(answer, dict) or not isinstance(answer.get("elements"), list):
+        return f"Overpass at {host} sent an unreadable answer (JSON without 'elements')"
+    remark = str(answer.get("remark") or "")
+    if "error" in remark.lower():
+        return f"Overpass at {host} gave up on the query ({remark.strip()}): try a smaller study area"
+    return answer
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The server's Retry-After (seconds), when it gives one."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def _begin(text: str, length: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat[:length] + ("…" if len(flat) > length else "")
+
+
+def _read_json_dict(path: Path) -> dict[str, Any]:
+    content = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(content, dict):
+        raise ValueError("not a JSON object")
+    return content

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ def load_layer(
     polygon: Any,
     osm_file: Path | None,
     cache_dir: Path,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a layer source (facilities, compounds, gates, candidate sites) as EPSG:4326 features.
 
@@ -35,6 +38,8 @@ def load_layer(
     cache_dir : Path
         The profile's raw-data cache (OpenStreetMap features go to ``features/`` in it,
         geocoded addresses to ``geocode/``).
+    progress : callable, optional
+        Told what a download is waiting for (Overpass).
 
     Returns
     -------
@@ -44,7 +49,11 @@ def load_layer(
     """
     if source.osm_tags is not None:
         return osm.features_from_osm(
-            source.osm_tags, polygon, osm_file=osm_file, cache_dir=cache_dir / "features"
+            source.osm_tags,
+            polygon,
+            osm_file=osm_file,
+            cache_dir=cache_dir / "features",
+            progress=progress,
         )
     if source.geocode is not None:
         return geocode.geocoded_layer(
@@ -58,19 +67,4 @@ def load_layer(
             where=source.where,
             cache_dir=cache_dir / "geocode",
         )
-    return read_file(profile.resolve(source.file), source)
-
-
-def read_file(path: Path, spec: Any) -> gpd.GeoDataFrame:
-    """:func:`lifecircle.sources.tables.read_layer` with a layer spec's ``crs``, ``x``/``y``,
-    ``layer``, ``sheet``, ``where`` and ``name_field`` (a profile or scenario layer entry)."""
-    return tables.read_layer(
-        path,
-        crs=spec.crs,
-        x=spec.x,
-        y=spec.y,
-        layer=spec.layer,
-        sheet=spec.sheet,
-        where=spec.where,
-        name_field=spec.name_field,
-    )
+    return tables.read_spec(profile.resolve(source.file), source)

@@ -16,7 +16,7 @@ connected components are kept (the engine flags islands later).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from .. import settings
 from .._atomic import write_atomic
-from ..errors import DataError, NetworkError, OfflineError
+from ..errors import DataError, InputFileError, NetworkError, OfflineError
 from ._osm_common import (
     GET_AN_EXTRACT,
     OSM_CRS,
@@ -42,6 +42,7 @@ from ._osm_common import (
     useful_way_tags,
 )
 from ._overpass import (
+    bounded_overpass_requests,
     geometry_hash,
     osmnx_settings,
     osmnx_version,
@@ -112,8 +113,9 @@ def graph_from_osm_file(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(
-            f"OSM network file {path} does not exist. Check `network.osm_file` in the profile "
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"OSM network file {path} {problem}. Check `network.osm_file` in the profile "
             f"(or --osm-file). {GET_AN_EXTRACT}."
         )
     kind = file_kind(path, NetworkError)
@@ -317,7 +319,10 @@ def _file_bounds(
 
 
 def graph_from_osm_online(
-    polygon_wgs84: Polygon | MultiPolygon, cache_dir: str | Path
+    polygon_wgs84: Polygon | MultiPolygon,
+    cache_dir: str | Path,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> nx.MultiDiGraph:
     """Download the walking network from Overpass once, then reuse it offline.
 
@@ -334,6 +339,8 @@ def graph_from_osm_online(
         The area to download (WGS84 lon/lat), usually the buffered study area.
     cache_dir : str or Path
         The profile's raw-data folder; osmnx's HTTP cache goes to ``cache_dir/http``.
+    progress : callable, optional
+        Told (one line of text) about every wait for the Overpass server, e.g. a rate limit.
 
     Returns
     -------
@@ -345,30 +352,28 @@ def graph_from_osm_online(
     ------
     OfflineError
         Within ``settings.reachability_timeout_s`` seconds when Overpass does not answer
-        and nothing is cached; the message says how to use a local file instead.
+        and nothing usable is cached; the message says how to use a local file instead, and
+        what is wrong with a damaged cache.
     NetworkError
-        When Overpass answers with an error or finds no walkable ways.
+        When Overpass fails (named: rate limited, server error, unreadable answer; retries
+        and waiting bounded by ``settings.overpass_max_retries`` and
+        ``settings.overpass_max_total_s``) or finds no walkable ways.
     """
     check_polygon(polygon_wgs84, required=True)
     cache_dir = Path(cache_dir)
     graph_path = cache_dir / "network.graphml"
-    sidecar_path = cache_dir / "network.json"
-    polygon_key = geometry_hash(polygon_wgs84)
-
-    sidecar = read_sidecar(sidecar_path)
-    if sidecar is not None and sidecar.get("polygon_sha256") == polygon_key:
-        cached = read_cache(graph_path, ox.load_graphml, "network")
-        if cached is not None:
-            return cached
+    cached, cache_problem = _cached_graph(cache_dir, geometry_hash(polygon_wgs84))
+    if cached is not None:
+        return cached
 
     url = settings.overpass_url.rstrip("/")
-    require_overpass(url, "the walking network")
+    require_overpass(url, "the walking network", cache_problem)
     no_walkable_ways = NetworkError(
         f"OpenStreetMap (Overpass at {url}) has no walkable ways inside the study area "
         f"{format_bounds(polygon_wgs84.bounds)}: check the study area, or supply a local "
         "extract with `--osm-file F`."
     )
-    with overpass_settings(url, cache_dir):
+    with overpass_settings(url, cache_dir), bounded_overpass_requests(progress):
         try:
             # Unsimplified, truncated to the polygon by osmnx; then the same walking filter
             # and simplification as local files, so that both sources give the same network.
@@ -394,6 +399,8 @@ def graph_from_osm_online(
     graph.graph["osm_source"] = f"Overpass API {url}"
     # Invalidate first: a crash between the two writes must not pair a new graph with an
     # old sidecar (or the reverse).
+    sidecar_path = cache_dir / "network.json"
+    polygon_key = geometry_hash(polygon_wgs84)
     sidecar_path.unlink(missing_ok=True)
     write_atomic(graph_path, lambda temporary: ox.save_graphml(graph, temporary))
     write_sidecar(
@@ -410,6 +417,25 @@ def graph_from_osm_online(
         },
     )
     return graph
+
+
+def _cached_graph(
+    cache_dir: Path, polygon_key: str
+) -> tuple[nx.MultiDiGraph | None, str | None]:
+    """The cached network of this polygon, or None and what is wrong with the cache (if any)."""
+    graph_path, sidecar_path = cache_dir / "network.graphml", cache_dir / "network.json"
+    if not graph_path.exists() and not sidecar_path.exists():
+        return None, None
+    sidecar = read_sidecar(sidecar_path)
+    if sidecar is None:
+        return None, (
+            f"its record {sidecar_path} is missing or unreadable (an interrupted download?)"
+        )
+    if sidecar.get("polygon_sha256") != polygon_key:
+        return None, None  # another study area: not damaged, just not this one
+    if not graph_path.is_file():
+        return None, f"its network file {graph_path} is missing"
+    return read_cache(graph_path, ox.load_graphml, "network")
 
 
 # ---------------------------------------------------------------------------------------

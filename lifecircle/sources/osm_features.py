@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,16 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from .. import settings
 from .._atomic import write_atomic
-from ..errors import DataError, NetworkError, OfflineError
+from ..errors import DataError, InputFileError, NetworkError, OfflineError
 from ._osm_common import NAME_TAGS, OSM_CRS, check_polygon, file_kind, unreadable
-from ._overpass import osmnx_settings, overpass_settings, read_cache, request_hash, require_overpass
+from ._overpass import (
+    bounded_overpass_requests,
+    osmnx_settings,
+    overpass_settings,
+    read_cache,
+    request_hash,
+    require_overpass,
+)
 
 
 def features_from_osm(
@@ -28,6 +35,7 @@ def features_from_osm(
     *,
     osm_file: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read OpenStreetMap features matching any of ``tags`` inside a polygon.
 
@@ -47,6 +55,8 @@ def features_from_osm(
         Local OSM extract to read instead of downloading.
     cache_dir : str or Path, optional
         Folder for the download cache (online only); None downloads without caching.
+    progress : callable, optional
+        Told (one line of text) about every wait for the Overpass server (online only).
 
     Returns
     -------
@@ -69,7 +79,8 @@ def features_from_osm(
     if osm_file is not None:
         path = Path(osm_file)
         if not path.is_file():
-            raise DataError(f"OSM file {path} for features {tags} does not exist.")
+            problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise InputFileError(f"OSM file {path} for features {tags} {problem}.")
         kind = file_kind(path, DataError)
         check_polygon(polygon_wgs84)
         raw = (
@@ -81,16 +92,17 @@ def features_from_osm(
 
     check_polygon(polygon_wgs84, required=True)
     assert polygon_wgs84 is not None  # for type checkers: checked just above
-    cache_path = None
+    cache_path, problem = None, None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"features_{request_hash(polygon_wgs84, tags)[:24]}.parquet"
-        cached = read_cache(cache_path, gpd.read_parquet, "features")
+        cached, problem = read_cache(cache_path, gpd.read_parquet, "features")
         if cached is not None:
             return cached
 
     url = settings.overpass_url.rstrip("/")
-    require_overpass(url, f"OpenStreetMap features {tags}")
-    with overpass_settings(url, None if cache_dir is None else Path(cache_dir)):
+    require_overpass(url, f"OpenStreetMap features {tags}", problem)
+    cache = None if cache_dir is None else Path(cache_dir)
+    with overpass_settings(url, cache), bounded_overpass_requests(progress):
         try:
             raw = _osmnx_features_frame(ox.features_from_polygon(polygon_wgs84, tags=tags))
         except InsufficientResponseError:

@@ -41,7 +41,7 @@ from .._profile_base import Label, _Strict
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
 from ..profile import explain_validation, resolve_path
-from .layers import read_file
+from .tables import read_spec
 
 
 class ScenarioPoint(_Strict):
@@ -236,7 +236,7 @@ def _points(points: list[ScenarioPoint], crs: str, what: str) -> gpd.GeoDataFram
 def _read(scenario: Scenario, entry: _PointsOrFile) -> gpd.GeoDataFrame:
     if entry.points is not None:
         return _points(entry.points, entry.crs, "points of the scenario")
-    return read_file(scenario.resolve(entry.file), entry)
+    return read_spec(scenario.resolve(entry.file), entry)
 
 
 def _compound_layer(scenario: Scenario, entry: CompoundAddition) -> gpd.GeoDataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..crs import to_wgs84
-from ..errors import DataError, LifecircleWarning
+from ..errors import DataError, InputFileError, LifecircleWarning
 
 #: File suffixes read_layer understands.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -116,8 +116,9 @@ def read_rows(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(
-            f"layer file {path} does not exist (relative paths in a profile resolve against "
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"layer file {path} {problem} (relative paths in a profile resolve against "
             "the profile's folder)"
         )
     suffix = path.suffix.lower()
@@ -420,3 +421,18 @@ def _warn_dropped(count: int, total: int, path: Path, reason: str) -> None:
 def _columns(frame: pd.DataFrame) -> str:
     names = [str(c) for c in frame.columns if c != "geometry"]
     return ", ".join(names) if names else "(none)"
+
+
+def read_spec(path: Path, spec: Any) -> gpd.GeoDataFrame:
+    """:func:`read_layer` with a layer spec's ``crs``, ``x``/``y``, ``layer``, ``sheet``,
+    ``where`` and ``name_field`` (a profile's layer source or a scenario's layer entry)."""
+    return read_layer(
+        path,
+        crs=spec.crs,
+        x=spec.x,
+        y=spec.y,
+        layer=spec.layer,
+        sheet=spec.sheet,
+        where=spec.where,
+        name_field=spec.name_field,
+    )
