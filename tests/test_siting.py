@@ -179,6 +179,25 @@ def test_candidates_in_gcj02_file_are_converted(result, tmp_path):
     assert (plan.sites["snap_m"] < 0.5).all()  # back on the street to within centimetres
 
 
+def test_candidates_from_openstreetmap_tags(tmp_path):
+    from ._handbuilt import write_osm_with_features
+
+    ways = [[(float(x), 0.0) for x in range(0, 2001, 100)], [(1000.0, 400.0), (1100.0, 400.0)]]
+    pois = [(750.0, 20.0, {"amenity": "community_centre", "name": "社区中心甲"}),
+            (1350.0, 20.0, {"amenity": "community_centre", "name": "社区中心乙"}),
+            (1050.0, 20.0, {"amenity": "library", "name": "图书馆"})]
+    osm = write_osm_with_features(tmp_path / "features.osm", ways, pois, [])
+    extra = {"siting": {"candidates": {"osm_tags": {"amenity": ["community_centre"]}}}}
+    result = lc.run(write_study(tmp_path, extra=extra), osm_file=osm, progress=False)
+    plan = lc.site(result, "nursery", n_sites=2, progress=False)
+    # Only the two community centres are candidates (the library is not); 20 m from the
+    # street, they still reach B–E (150 + 20 + 10 m).
+    assert set(plan.sites["name"]) == {"社区中心甲", "社区中心乙"}
+    assert set(plan.sites["source"]) == {"OpenStreetMap"}
+    assert plan.sites["snap_m"].to_numpy() == pytest.approx([20.0, 20.0], abs=0.01)
+    assert plan.share_after == pytest.approx(_share(1100))
+
+
 def _lonlat(x: float, y: float) -> tuple[float, float]:
     from ._handbuilt import lonlat
 
