@@ -315,7 +315,67 @@ def to_wgs84(
     out = gdf.set_crs(source_crs, allow_override=True)
     if _authority(source_crs) == settings.exchange_crs:
         return out
-    return out.to_crs(settings.exchange_crs)
+    converted = out.to_crs(settings.exchange_crs)
+    if not source_crs.is_geographic:
+        check_projected(coords, converted, source_crs, declared, source)
+    return converted
+
+
+def check_projected(
+    coords: NDArray[np.float64],
+    converted: gpd.GeoDataFrame,
+    projected: pyproj.CRS,
+    declared: str,
+    source: str = "the layer",
+) -> None:
+    """Raise when coordinates cannot be in the declared projected (metre) system.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        The (n, 2) coordinates as read.
+    converted : geopandas.GeoDataFrame
+        The layer converted to WGS84.
+    projected : pyproj.CRS
+        The declared projected system.
+    declared, source : str
+        For the message.
+
+    Raises
+    ------
+    CRSError
+        When the values look like longitude/latitude degrees (e.g. EPSG:3857 declared for
+        lon/lat data), or when most of them land outside the area where the system is used.
+    """
+    finite = np.isfinite(coords).all(axis=1)
+    x, y = coords[finite, 0], coords[finite, 1]
+    if x.size == 0:
+        return
+    example = f"x={np.median(x):.6g}, y={np.median(y):.6g}"
+    if np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90):
+        raise CRSError(
+            f"{source} is declared as {declared!r} (projected, in metres), but its coordinates "
+            f"look like longitude/latitude degrees ({example}): declare the layer's crs as wgs84 "
+            "(or gcj02 for AMap/Tencent data, bd09 for Baidu data)"
+        )
+    area = projected.area_of_use
+    points = shapely.get_coordinates(converted.geometry.values)
+    if area is None or len(points) == 0:
+        return
+    margin = 1.0  # degrees: projections are usable a little beyond their official area
+    lon, lat = points[:, 0], points[:, 1]
+    inside = (
+        np.isfinite(lon) & np.isfinite(lat)
+        & (lon >= area.west - margin) & (lon <= area.east + margin)
+        & (lat >= area.south - margin) & (lat <= area.north + margin)
+    )
+    if inside.mean() < 0.5:
+        where = f"lon {np.nanmedian(lon):.4g}, lat {np.nanmedian(lat):.4g}" if np.isfinite(lon).any() else "nowhere"
+        raise CRSError(
+            f"{source}: read as {declared!r}, its coordinates ({example}) land at {where}, outside "
+            f"the area where {declared} is used ({area.name}: lon {area.west:g} to {area.east:g}, "
+            f"lat {area.south:g} to {area.north:g}); check the layer's declared crs"
+        )
 
 
 def _warn_outside_china(xy: NDArray[np.float64], canonical: str, source: str) -> None:

@@ -55,6 +55,7 @@ def evaluate(
     *,
     facility_snaps: Mapping[str, pd.DataFrame] | None = None,
     check_snaps: bool = True,
+    nearby_compounds: gpd.GeoDataFrame | None = None,
 ) -> RunResult:
     """Compute a run's results from its loaded layers.
 
@@ -78,6 +79,8 @@ def evaluate(
     check_snaps : bool
         Warn about implausible snaps (mistaken coordinate systems, islands); off when the
         layers were checked when the run loaded them.
+    nearby_compounds : geopandas.GeoDataFrame, optional
+        The compound layer around the study area as read, for the coordinate-system test.
 
     Returns
     -------
@@ -86,7 +89,7 @@ def evaluate(
     """
     with timed(timings, "snapping", reporter):
         access_points, compound_snaps, snaps = _snaps(
-            profile, network, layers, dict(facility_snaps or {}), check_snaps
+            profile, network, layers, dict(facility_snaps or {}), check_snaps, nearby_compounds
         )
         access_graph = build_access_graph(
             network, access_points.snaps, snaps, compound_of=access_points.compound
@@ -194,6 +197,7 @@ def _snaps(
     layers: RunLayers,
     known: dict[str, pd.DataFrame],
     check: bool,
+    nearby_compounds: gpd.GeoDataFrame | None = None,
 ) -> tuple[entrances.AccessPoints, pd.DataFrame, dict[str, pd.DataFrame]]:
     """Snap compounds (their gates, polygon edge or point) and facilities to the network,
     checking each source's coordinates (facilities with known snaps keep them)."""
@@ -202,7 +206,8 @@ def _snaps(
     compound_snaps = entrances.compound_snaps(access_points, len(compounds))
     if check:
         checks.warn_about_snaps(
-            compound_snaps, "compounds", profile.compounds.source.crs, network, compounds
+            compound_snaps, "compounds", profile.compounds.source.crs, network, compounds,
+            reach_m=profile.snap_limit_m, crs_sample=nearby_compounds,
         )
     facility_snaps = {}
     for key, layer in layers.facility_layers.items():
@@ -217,7 +222,8 @@ def _snaps(
             part = (layer["source_number"] == number).to_numpy()
             what = f"{key} facilities" + (f" (source {number + 1})" if len(sources) > 1 else "")
             checks.warn_about_snaps(
-                facility_snaps[key][part], what, source.crs, network, layer[part]
+                facility_snaps[key][part], what, source.crs, network, layer[part],
+                reach_m=profile.snap_limit_m,
             )
     return access_points, compound_snaps, facility_snaps
 

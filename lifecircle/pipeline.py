@@ -8,6 +8,7 @@ leaves earlier outputs untouched.
 from __future__ import annotations
 
 import difflib
+import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import pipeline_supply, schema, settings
+from . import pipeline_checks, pipeline_supply, schema, settings
 from ._progress import Reporter, collected_warnings
 from .analysis import coverage
 from .analysis.access import representative_points
@@ -81,12 +82,14 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
     cache_dir = settings.data_raw_folder / profile.name
     with timed(timings, "study area", reporter):
         study_area, area_polygon, buffered = _study_area(profile, log)
+        pipeline_checks.boundary_crs(profile, study_area)
     # Layers before the network: a mistake in them shows before the slow network step.
     layer_osm_file = _layer_osm_file(profile)
     with timed(timings, "compounds", reporter):
-        compounds = _compounds(profile, area_polygon, layer_osm_file, cache_dir, log, reporter)
+        compounds, nearby = _compounds(
+            profile, area_polygon, buffered, layer_osm_file, cache_dir, log, reporter
+        )
         gates = _gates(profile, compounds, buffered, layer_osm_file, cache_dir, log, reporter)
-        sub_districts = areas.sub_district_polygons(profile, study_area)
     with timed(timings, "facilities", reporter):
         facility_registers = {
             key: _facility_register(profile, key, buffered, layer_osm_file, cache_dir, log, reporter)
@@ -95,8 +98,16 @@ def _run(profile: Profile, reporter: Reporter, timings: dict[str, float]) -> Run
         facility_layers = {key: register.facilities for key, register in facility_registers.items()}
     with timed(timings, "network", reporter):
         network = _network(profile, buffered, cache_dir, log, reporter)
+        pipeline_checks.partial_network(
+            network, study_area, compounds, profile, log.inputs.get("network")
+        )
+    sub_districts = areas.sub_district_polygons(profile, study_area)
+    pipeline_checks.overlapping_sub_districts(sub_districts, compounds, profile)
     layers = RunLayers(compounds=compounds, gates=gates, facility_layers=facility_layers)
-    result = evaluate(profile, network, study_area, sub_districts, layers, reporter, timings)
+    result = evaluate(
+        profile, network, study_area, sub_districts, layers, reporter, timings,
+        nearby_compounds=nearby,
+    )
     audit, excluded = pipeline_supply.register_tables(facility_registers, area_polygon)
     with timed(timings, "map context", reporter):
         water = _water(buffered, layer_osm_file, cache_dir)
@@ -125,11 +136,13 @@ class _RunLog:
     credits: list[str] = field(default_factory=list)
 
     def source(self, role: str, profile: Profile, sources: list[LayerSource]) -> str:
-        """Record the layer sources of one role (and their credits); return the description."""
-        described = "; ".join(_describe_source(profile, src) for src in sources)
-        self.inputs[role] = described
+        """Record the layer sources of one role (and their credits); return a description
+        for messages (file paths relative to the profile's folder)."""
+        for number, src in enumerate(sources):
+            key = role if len(sources) == 1 else f"{role}.{number + 1}"
+            self.inputs[key] = _describe_source(profile, src)
         self.credits += [src.credit for src in sources if src.credit]
-        return described
+        return "; ".join(_short_source(profile, src) for src in sources)
 
 
 def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, Any]:
@@ -187,6 +200,7 @@ def _facility_register(
         with reporter.working(f"reading {key}: {_source_name(source)}"):
             layer = load_layer(profile, source, buffered, osm_file, cache_dir, progress=reporter.info)
             layers.append(_clip(layer, buffered))
+    layers = pipeline_checks.facility_layers_checked(profile, layers, key)
     labels = pipeline_supply.source_labels(profile, category.sources)
     register = pipeline_supply.facility_register(profile, key, layers, labels, reporter)
     described = log.source(f"facilities.{key}", profile, category.sources)
@@ -205,18 +219,23 @@ def _facility_register(
 def _compounds(
     profile: Profile,
     area_polygon: Any,
+    buffered: Any,
     osm_file: Path | None,
     cache_dir: Path,
     log: _RunLog,
     reporter: Reporter,
-) -> gpd.GeoDataFrame:
-    """The compounds inside the study area, numbered, with households and population."""
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The compounds inside the study area, numbered, with households and population; and the
+    layer's compounds within ``buffered`` as read (for the coordinate-system test)."""
     source = profile.compounds.source
     with reporter.working(f"reading compounds: {_source_name(source)}"):
         raw = load_layer(profile, source, area_polygon, osm_file, cache_dir, progress=reporter.info)
     described = log.source("compounds", profile, [source])
     _check_population_fields(profile, raw, described)
-    compounds = _clip(raw, area_polygon).reset_index(drop=True)
+    pipeline_checks.osm_tags_found(raw, source, osm_file, "compounds")
+    compounds = pipeline_checks.compound_counts(profile, _clip(raw, area_polygon), described)
+    compounds = pipeline_checks.without_exact_duplicates(profile, compounds, "compounds")
+    compounds = compounds.reset_index(drop=True)
     if compounds.empty:
         raise DataError(
             f"none of the {len(raw):,} compounds from {described} lies inside the study area: "
@@ -234,7 +253,8 @@ def _compounds(
         profile.compounds.persons_per_household,
     )
     reporter.info(f"compounds in the study area: {len(compounds):,}")
-    return compounds
+    # The same file's compounds around the study area too: more points for the CRS test.
+    return compounds, _clip(raw, buffered)
 
 
 def _check_population_fields(profile: Profile, layer: pd.DataFrame, described: str) -> None:
@@ -304,6 +324,16 @@ def _describe_source(profile: Profile, source: LayerSource) -> str:
     if source.osm_tags is not None:
         return f"OpenStreetMap tags {source.osm_tags}"
     return str(profile.resolve(source.file))
+
+
+def _short_source(profile: Profile, source: LayerSource) -> str:
+    described = _describe_source(profile, source)
+    if source.osm_tags is not None:
+        return described
+    try:
+        return os.path.relpath(described, profile.base_dir)
+    except ValueError:  # another drive (Windows)
+        return described
 
 
 def _describe_area(profile: Profile) -> str:

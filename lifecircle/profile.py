@@ -326,6 +326,9 @@ class Profile(_Strict):
     indicators: Indicators = Indicators()
     demand_groups: dict[str, DemandGroup] = {}
     registers: Registers = Registers()
+    #: Entries that repeat another entry's name and location exactly (in the compounds or in
+    #: one facility source) are reported, and dropped unless this is true.
+    keep_exact_duplicates: bool = False
     siting: Siting = Siting()
     sample: bool = False
     base_dir: Path = Path(".")

@@ -132,3 +132,43 @@ def test_unknown_crs_is_refused_when_the_profile_is_read(tmp_path):
     data["compounds"]["source"] = {"file": "c.csv", "crs": "wsg84"}
     with pytest.raises(ProfileError, match=r"compounds\.source\.crs.*unknown coordinate system 'wsg84'"):
         lc.load_profile(_write(tmp_path, data))
+
+
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: twice\ntitle: {zh: 甲, en: A}\nsnap_limit_m: 200\nwalking_speed_kmh: 4\n"
+        "snap_limit_m: 300\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ProfileError, match=r"'snap_limit_m' is given twice \(lines 3 and 5\)"):
+        lc.load_profile(path)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("name: n\ntitle: {zh: 甲, en: A, zh: 乙}\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="'zh' is given twice"):
+        lc.load_profile(nested)
+
+
+def test_a_gbk_profile_says_how_to_fix_it(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes("name: gbk\ntitle: {zh: 长宁区, en: Changning}\n".encode("gbk"))
+    with pytest.raises(ProfileError, match="not UTF-8 text .*GBK.*save it as UTF-8"):
+        lc.load_profile(path)
+
+
+def test_profile_paths_are_not_looked_up_among_builtins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("../profiles/huangpu", "profiles/../huangpu", "./huangpu"):
+        with pytest.raises(ProfileError, match="does not exist"):
+            lc.load_profile(name)
+    assert lc.load_profile("huangpu").name == "huangpu"  # a plain name still is
+
+
+def test_over_long_names_and_folders(tmp_path):
+    with pytest.raises(ProfileError, match="300 characters"):
+        lc.load_profile("y" * 300)
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(ProfileError, match="is a folder"):
+        lc.load_profile(tmp_path / "folder.yaml")
+    with pytest.raises(ProfileError, match="name: String should have at most 100 characters"):
+        lc.load_profile("huangpu", name="z" * 101)  # it names the output folder

@@ -313,3 +313,83 @@ def test_bd09_compounds_are_converted_and_fall_in_huangpu(shared_data: Path) -> 
     inside = compounds[compounds.within(huangpu)]
     assert len(inside) == 1748
     assert inside["households"].sum() == 141_272
+
+
+# --- counts written as text, encodings, impossible coordinates (issue 9) ---------------------
+
+
+def test_counts_read_clear_numbers_and_report_the_rest() -> None:
+    from lifecircle.sources.tables import counts
+
+    layer = pd.DataFrame(
+        {
+            "name": ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"],
+            "households": ["1,200", "1 200", "１２００", "约500户", "N/A", "", 0, 850.0],
+        }
+    )
+    with pytest.warns(LifecircleWarning) as caught:
+        values = counts(layer, "households", "compounds.csv: households")
+    np.testing.assert_array_equal(values.to_numpy(), [1200, 1200, 1200, np.nan, np.nan, np.nan, 0, 850])
+    messages = [str(w.message) for w in caught]
+    unknown = next(m for m in messages if "not plain numbers" in m)
+    assert "1 are not plain numbers (row 4 (丁): '约500户')" in unknown
+    assert "2 are empty or 'unknown'" in unknown and "of 8 values" in unknown
+    assert any("1 of 8 values are 0 (row 7 (庚): 0)" in m for m in messages)
+
+
+def test_negative_counts_are_refused_with_the_rows_named() -> None:
+    from lifecircle.sources.tables import counts
+
+    layer = pd.DataFrame({"name": ["甲", "乙", "丙"], "households": [120, -30, "-1,000"]})
+    with pytest.raises(DataError, match=r"2 value\(s\) are negative") as info:
+        counts(layer, "households", "compounds.csv: households")
+    assert "row 2 (乙): -30" in str(info.value) and "row 3 (丙): '-1,000'" in str(info.value)
+
+
+def test_big5_csv_is_not_read_as_garbled_gbk(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "名稱": ["中山公園社區", "長寧新村", "虹橋花園", "天山新村二村", "仙霞路三村"],
+            "經度": [121.42, 121.43, 121.40, 121.41, 121.39],
+            "緯度": [31.22, 31.21, 31.20, 31.21, 31.20],
+        }
+    )
+    path = tmp_path / "big5.csv"
+    table.to_csv(path, index=False, encoding="big5")
+    path.read_bytes().decode("gb18030")  # GBK decoding does not fail: it garbles
+    with pytest.raises(DataError, match="looks like BIG5") as info:
+        read_layer(path, x="經度", y="緯度")
+    assert "Save it as UTF-8" in str(info.value)
+    # The same text as GBK reads fine.
+    simplified = table.rename(columns={"名稱": "名称", "經度": "经度", "緯度": "纬度"})
+    simplified["名称"] = ["中山公园社区", "长宁新村", "虹桥花园", "天山新村二村", "仙霞路三村"]
+    simplified.to_csv(tmp_path / "gbk.csv", index=False, encoding="gbk")
+    assert list(read_layer(tmp_path / "gbk.csv")["name"]) == list(simplified["名称"])
+
+
+def test_projected_crs_declared_for_longitude_latitude_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "pois.csv"
+    POINTS.to_csv(path, index=False)
+    for declared in ("EPSG:3857", "EPSG:32651"):
+        with pytest.raises(CRSError, match="look like longitude/latitude degrees") as info:
+            read_layer(path, crs=declared)
+        assert declared in str(info.value) and "wgs84" in str(info.value)
+
+
+def test_layer_path_that_is_a_folder(tmp_path: Path) -> None:
+    from lifecircle.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="is a folder, not a file"):
+        read_layer(tmp_path)
+
+
+def test_exact_duplicates_are_found() -> None:
+    from lifecircle.sources.tables import exact_duplicates
+
+    layer = gpd.GeoDataFrame(
+        {"name": ["甲", "甲", "甲", "乙"]},
+        geometry=gpd.points_from_xy([121.47, 121.47, 121.48, 121.47], [31.23] * 4),
+        crs=4326,
+    )
+    # Same name and place: a duplicate; same name elsewhere or another name here: not.
+    assert exact_duplicates(layer).tolist() == [False, True, False, False]

@@ -280,8 +280,22 @@ def run_manifest(
         "inputs": described,
         "versions": package_versions(),
         "outputs": [_relative(Path(p), output_root) for p in outputs],
-        **(extra or {}),
+        **_without_folders(extra or {}, base_dir),
     }
+
+
+def _without_folders(data: Any, base: str | Path | None) -> Any:
+    """Texts (warnings, notes) with the profile's folder and the home folder taken out."""
+    if isinstance(data, dict):
+        return {k: _without_folders(v, base) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_without_folders(v, base) for v in data]
+    if not isinstance(data, str):
+        return data
+    if base is not None:
+        data = data.replace(os.path.abspath(base) + os.sep, "")
+    home = str(Path.home())
+    return data.replace(home + os.sep, "~" + os.sep) if len(home) > 1 else data
 
 
 def _relative(path: Path, base: str | Path | None) -> str:

