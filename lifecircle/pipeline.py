@@ -22,12 +22,12 @@ from . import pipeline_checks, pipeline_supply, schema, settings
 from ._progress import Reporter, collected_warnings
 from .analysis import coverage
 from .analysis.access import representative_points
-from .analysis.network import WalkNetwork, walking_network
+from .analysis.network import WalkNetwork, walking_network, walking_network_from_segments
 from .analysis.result import RunLayers, RunResult
 from .errors import DataError, LifecircleWarning
 from .evaluation import evaluate, timed
 from .profile import LayerSource, Profile, check_input_files, load_profile
-from .sources import areas, context, osm, registers
+from .sources import areas, context, osm, osm_arrays, registers
 from .sources.layers import load_layer
 
 
@@ -166,8 +166,11 @@ def _network(
     """The walking network, from the profile's OSM file or from Overpass (cached)."""
     if profile.network.source == "osm_file":
         osm_file = profile.resolve(profile.network.osm_file)
+        # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
         with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
-            graph = osm.graph_from_osm_file(osm_file, buffered)
+            segments = osm_arrays.read_street_segments(osm_file, buffered)
+        with reporter.working("building the walking graph"):
+            network = walking_network_from_segments(segments, profile.projected_crs)
         log.inputs["network"] = osm_file
     else:
         with reporter.working("OpenStreetMap walking network (cached, or downloaded from "
@@ -175,8 +178,8 @@ def _network(
             graph = osm.graph_from_osm_online(buffered, cache_dir, progress=reporter.info)
         log.inputs["network"] = f"OpenStreetMap via Overpass ({settings.overpass_url})"
         log.inputs["network_cache"] = cache_dir / "network.graphml"
-    with reporter.working("building the walking graph"):
-        network = walking_network(graph, profile.projected_crs)
+        with reporter.working("building the walking graph"):
+            network = walking_network(graph, profile.projected_crs)
     reporter.info(
         f"walking network: {network.n_nodes:,} nodes, {len(network.edges):,} edges, "
         f"{network.edges['length'].sum() / 1000:,.0f} km of streets"

@@ -73,8 +73,6 @@ persons_per_household: float = 2.32
 #: Tolerance (metres) when comparing a distance with a threshold, so that a facility exactly at
 #: the threshold is counted as within it despite floating-point rounding.
 threshold_tolerance_m: float = 1e-6
-#: Memory budget (bytes) for one block of the many-to-many distance matrix.
-distance_block_bytes: int = 256 * 1024**2
 
 #: Siting (``lifecircle site``): default spacing (m) of candidate sites along the walking network.
 candidate_spacing_m: float = 100.0

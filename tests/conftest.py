@@ -62,3 +62,17 @@ def report_built(report_result):
     import lifecircle as lc
 
     return lc.indicator_report(report_result)
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory):
+    """A generated street-like city on disk (about 5,000 network nodes, 400 compounds, 600
+    facilities; benchmarks/synthetic_city.py) and its walking network built from the PBF."""
+    from benchmarks.synthetic_city import write_city
+    from lifecircle.analysis.network import walking_network_from_segments
+    from lifecircle.sources.osm_arrays import read_street_segments
+
+    folder = tmp_path_factory.mktemp("small_city")
+    profile = write_city(folder, 5_000, n_compounds=400, n_facilities=600, seed=11)
+    segments = read_street_segments(folder / "city.osm.pbf")
+    return profile, walking_network_from_segments(segments, "EPSG:32651")

@@ -149,6 +149,7 @@ def test_missing_input_is_reported_before_the_network_is_read(study, tmp_path, m
         raise AssertionError("the network was read before the inputs were checked")
 
     monkeypatch.setattr(lc.pipeline.osm, "graph_from_osm_file", no_network)
+    monkeypatch.setattr(lc.pipeline.osm_arrays, "read_street_segments", no_network)
     edit_profile(study, lambda d: d["sub_districts"].update(file="gone.geojson"))
     outcome = invoke("run", study, "--out", tmp_path / "out")
     assert_one_line_error(outcome, 1, "sub_districts.file", "gone.geojson", "does not exist")

@@ -10,7 +10,7 @@ facility's own access leg.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -21,7 +21,11 @@ from scipy.sparse.csgraph import dijkstra
 
 from .. import schema, settings
 from ..schema import STATUS_BEYOND_SNAP_LIMIT, STATUS_ISLAND, STATUS_OK
-from .network import WalkNetwork, snap_to_edges, split_edges_at_points, symmetric_csr
+from .network import WalkNetwork, snap_to_edges, split_edge_arrays, symmetric_csr
+from .reach import count_within
+
+#: Facilities per progress step of the count (the searches are cheap; this only paces the bar).
+_FACILITIES_PER_PROGRESS_STEP = 2_000
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,8 @@ def build_access_graph(
         + [facility_snaps[c][["edge", "offset_m"]] for c in names],
         ignore_index=True,
     )
-    csr, point_node = split_edges_at_points(network, all_snaps)
+    rows, cols, weights, n_street, point_node = split_edge_arrays(network, all_snaps)
     n_points = len(compound_snaps)
-    n_street = csr.shape[0]
 
     door_rows, door_cols, door_w = [], [], []
     facility_door: dict[str, np.ndarray] = {}
@@ -160,11 +163,10 @@ def build_access_graph(
     compound_node, compound_leg, one_way, n_nodes = _compound_nodes(
         point_node[:n_points], leg, compound_of, next_door
     )
-    coo = csr.tocoo()
     full = symmetric_csr(
-        np.concatenate([coo.row, *door_rows]),
-        np.concatenate([coo.col, *door_cols]),
-        np.concatenate([coo.data, *door_w]),
+        np.concatenate([rows, *door_rows]),
+        np.concatenate([cols, *door_cols]),
+        np.concatenate([weights, *door_w]),
         n_nodes,
     )
     if len(one_way[0]):
@@ -257,9 +259,6 @@ def facilities_within(
 ) -> np.ndarray:
     """Number of facilities of a category within ``threshold_m`` walk of each compound.
 
-    Dijkstra runs from each facility door, bounded by the threshold, in blocks sized to
-    :data:`lifecircle.settings.distance_block_bytes`.
-
     Parameters
     ----------
     graph : AccessGraph
@@ -276,22 +275,54 @@ def facilities_within(
     numpy.ndarray
         Counts (int); 0 for compounds not on the network.
     """
+    return facility_counts(graph, category, [threshold_m], progress)[:, 0]
+
+
+def facility_counts(
+    graph: AccessGraph,
+    category: str,
+    thresholds_m: Sequence[float],
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Number of facilities of a category within each of several walks of each compound.
+
+    One bounded search per facility door, to the largest threshold, answers every threshold
+    (:func:`lifecircle.analysis.reach.count_within`): the cost grows with the streets within
+    reach of the facilities, not with the size of the city.
+
+    Parameters
+    ----------
+    graph : AccessGraph
+        From :func:`build_access_graph`.
+    category : str
+        Category key.
+    thresholds_m : sequence of float
+        Walking distances (inclusive), snap legs of both ends included.
+    progress : callable, optional
+        Called with the number of facilities done after each block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_compounds, len(thresholds_m))``, int; 0 for compounds not on the network.
+    """
     doors = graph.facility_door[category]
     sources = doors[doors >= 0]
-    counts = np.zeros(len(graph.compound_node), dtype=np.int64)
+    counts = np.zeros((len(graph.compound_node), len(thresholds_m)), dtype=np.int64)
     on_net = graph.compound_node >= 0
-    nodes = graph.compound_node[on_net]
-    snap = graph.compound_snap_m[on_net]
-    limit = threshold_m + settings.threshold_tolerance_m
-    block = max(1, int(settings.distance_block_bytes // (8 * graph.csr.shape[0])))
-    local = np.zeros(len(nodes), dtype=np.int64)
-    for begin in range(0, len(sources), block):
-        chunk = sources[begin : begin + block]
-        dist = dijkstra(graph.csr, directed=True, indices=chunk, limit=limit)
-        local += ((dist[:, nodes] + snap) <= limit).sum(axis=0)
+    limits = np.asarray(thresholds_m, dtype=float) + settings.threshold_tolerance_m
+    # Blocks only pace the progress bar: each search is independent.
+    n_blocks = max(1, len(sources) // _FACILITIES_PER_PROGRESS_STEP)
+    for block in np.array_split(sources, n_blocks):
+        counts[on_net] += count_within(
+            graph.csr,
+            block,
+            graph.compound_node[on_net],
+            limits,
+            target_extra=graph.compound_snap_m[on_net],
+        )
         if progress is not None:
-            progress(len(chunk))
-    counts[on_net] = local
+            progress(len(block))
     return counts
 
 

@@ -11,12 +11,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
-from .. import schema
+from .. import schema, settings
 from ..schema import STATUS_BEYOND_SNAP_LIMIT
 from . import coverage
-from .access import representative_points, snap_layer
+from .access import build_access_graph, representative_points, snap_layer
+from .entrances import AccessPoints
 from .network import WalkNetwork
+from .reach import walks_within
 from .result import RunResult
 
 #: Columns of a prepared candidate table (besides the snap columns and ``geometry``).
@@ -26,6 +29,8 @@ STREET = "street"
 #: ``source`` of generated candidates.
 SOURCE_NETWORK = "network"
 SOURCE_STREET_NODE = "street_node"
+#: The category name under which sites are inserted into the access graph.
+_SITES = "__sites__"
 
 
 def street_node_candidates(network: WalkNetwork) -> gpd.GeoDataFrame:
@@ -164,3 +169,59 @@ def street_names(network: WalkNetwork, edge_rows: np.ndarray) -> np.ndarray:
             name = " / ".join(str(n) for n in name)
         names.append(name if isinstance(name, str) else "")
     return np.array(names, dtype=object)[inverse] if len(edge_rows) else np.array([], dtype=object)
+
+
+def coverage_matrix(
+    network: WalkNetwork,
+    access_points: AccessPoints,
+    site_snaps: pd.DataFrame,
+    threshold_m: float,
+    demand: np.ndarray,
+) -> sparse.csr_array:
+    """Which compounds each site would bring within ``threshold_m`` walk.
+
+    The sites are inserted into the network with the compounds' access points (each site with a
+    door at its snap distance, like a facility; a compound with several gates joined to them
+    one way, as in the run), and threshold-bounded searches
+    (:func:`lifecircle.analysis.reach.walks_within`) run from whichever side is smaller:
+    forwards from the sites, or backwards (on the reversed graph) from the compounds. A walk
+    includes both legs, as in the run.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The projected walking network.
+    access_points : AccessPoints
+        The compounds' access points (:func:`lifecircle.analysis.entrances.profile_access_points`).
+    site_snaps : pandas.DataFrame
+        From :func:`lifecircle.analysis.access.snap_layer`.
+    threshold_m : float
+        Inclusive (with :data:`lifecircle.settings.threshold_tolerance_m`, as in the run).
+    demand : numpy.ndarray of bool
+        The compounds (rows) to measure; the other rows stay empty.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Compounds × sites, boolean.
+    """
+    graph = build_access_graph(
+        network, access_points.snaps, {_SITES: site_snaps}, compound_of=access_points.compound
+    )
+    doors = graph.facility_door[_SITES]
+    nodes, leg = graph.compound_node, graph.compound_snap_m
+    shape = (len(nodes), len(doors))
+    rows = np.flatnonzero(np.asarray(demand, dtype=bool) & (nodes >= 0))
+    cols = np.flatnonzero(doors >= 0)
+    if len(rows) == 0 or len(cols) == 0:
+        return sparse.csr_array(shape, dtype=bool)
+    limit = threshold_m + settings.threshold_tolerance_m
+    if len(rows) <= len(cols):
+        # Walks run from the sites to the compounds: search backwards from the compounds, and
+        # add each compound's own leg afterwards (every leg is ≥ 0, so none is missed).
+        r, c, walk = walks_within(sparse.csr_array(graph.csr.T), nodes[rows], doors[cols], limit)
+        keep = walk + leg[rows][r] <= limit
+        r, c = r[keep], c[keep]
+    else:
+        c, r, _ = walks_within(graph.csr, doors[cols], nodes[rows], limit, leg[rows])
+    return sparse.csr_array((np.ones(len(r), dtype=bool), (rows[r], cols[c])), shape=shape)

@@ -23,12 +23,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
 from .. import schema, settings
 from ..profile import Profile
 from ..profile_supply import Capacity
 from .access import AccessGraph
+from .reach import walks_within
 
 _HALF = math.exp(-0.5)
 
@@ -68,8 +68,9 @@ class SupplyDemand:
 def reachable_pairs(graph: AccessGraph, category: str, limit_m: float) -> Pairs:
     """Every facility → compound walk of a category within ``limit_m`` (inclusive).
 
-    Bounded Dijkstra runs from the facility doors in blocks (like
-    :func:`lifecircle.analysis.access.facilities_within`), so the distances are the engine's.
+    Bounded searches run from the facility doors (:func:`lifecircle.analysis.reach.walks_within`,
+    as for :func:`lifecircle.analysis.access.facilities_within`), so the distances are the
+    engine's and the cost follows the streets within reach.
 
     Parameters
     ----------
@@ -87,22 +88,15 @@ def reachable_pairs(graph: AccessGraph, category: str, limit_m: float) -> Pairs:
     doors = graph.facility_door[category]
     usable = np.flatnonzero(doors >= 0)
     on_net = np.flatnonzero(graph.compound_node >= 0)
-    nodes = graph.compound_node[on_net]
-    snap = graph.compound_snap_m[on_net]
     limit = limit_m + settings.threshold_tolerance_m
-    block = max(1, int(settings.distance_block_bytes // (8 * graph.csr.shape[0])))
-    facility, compound, distance = [], [], []
-    for begin in range(0, len(usable), block):
-        chunk = usable[begin : begin + block]
-        dist = dijkstra(graph.csr, directed=True, indices=doors[chunk], limit=limit)[:, nodes] + snap
-        rows, cols = np.nonzero(dist <= limit)
-        facility.append(chunk[rows])
-        compound.append(on_net[cols])
-        distance.append(dist[rows, cols])
-    if not facility:
-        empty = np.zeros(0, dtype=np.int64)
-        return Pairs(empty, empty, np.zeros(0))
-    return Pairs(np.concatenate(facility), np.concatenate(compound), np.concatenate(distance))
+    source, target, distance = walks_within(
+        graph.csr,
+        doors[usable],
+        graph.compound_node[on_net],
+        limit,
+        target_extra=graph.compound_snap_m[on_net],
+    )
+    return Pairs(usable[source], on_net[target], distance)
 
 
 def decay_weight(distance_m: np.ndarray, threshold_m: float, method: str) -> np.ndarray:

@@ -155,10 +155,11 @@ def _empty_categories(result: RunResult) -> Caveat | None:
 
 def network_has_footways(result: RunResult) -> bool:
     """True when the walking network holds any footway, path, pedestrian street or steps."""
-    for _, _, data in result.network.graph.edges(data=True):
-        if not _highways(data.get("highway")).isdisjoint(FOOT_HIGHWAYS):
-            return True
-    return False
+    # The edge table carries each edge's class (no networkx graph needed at city scale).
+    return any(
+        not _highways(highway).isdisjoint(FOOT_HIGHWAYS)
+        for highway in result.network.edges["highway"]
+    )
 
 
 def _highways(value: object) -> set[str]:

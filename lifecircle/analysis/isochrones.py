@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
-from shapely.ops import substring
 
 from .. import settings
 from ..errors import LifecircleError, ProfileError
+from ._raster_area import raster_service_area
 from .access import AccessGraph
 from .network import WalkNetwork
 
@@ -34,6 +34,9 @@ _INTERVAL_EPS_M = 1e-9
 #: Simplification tolerance (metres) of service-area polygons: invisible on a map, but it
 #: removes most of the vertices that buffering curved streets creates.
 _SIMPLIFY_M = 1.0
+#: Up to this many reachable stretches, service areas are exact (buffer and union, seconds);
+#: beyond, drawn through a raster (the union would take minutes to hours).
+EXACT_MAX_LINES = 20_000
 
 
 def reachable_street_lines(
@@ -180,7 +183,7 @@ def _cut_edges(
     starts: np.ndarray,
     ends: np.ndarray,
 ) -> np.ndarray:
-    """Cut each interval out of its edge geometry.
+    """Cut each interval out of its edge geometry (vectorised :func:`shapely.ops.substring`).
 
     Offsets are in the units of the edge ``length`` attribute, which need not equal the
     geometry's length (e.g. osmnx's great-circle lengths), so they are converted as fractions
@@ -191,13 +194,37 @@ def _cut_edges(
     end_frac = np.clip(ends / length, 0.0, 1.0)
     geoms = geometries[edge_ids].copy()
     partial = np.flatnonzero((start_frac > 0.0) | (end_frac < 1.0))
-    for i in partial:
-        geoms[i] = substring(geoms[i], start_frac[i], end_frac[i], normalized=True)
+    if len(partial):
+        geoms[partial] = _substrings(geoms[partial], start_frac[partial], end_frac[partial])
     return geoms
 
 
+def _substrings(lines: np.ndarray, start_frac: np.ndarray, end_frac: np.ndarray) -> np.ndarray:
+    """The part of each line between two fractions of its length (start < end)."""
+    line_length = shapely.length(lines)
+    start_m, end_m = start_frac * line_length, end_frac * line_length
+    coords, line = shapely.get_coordinates(lines, return_index=True)
+    step = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
+    first = np.r_[True, line[1:] != line[:-1]]
+    step[first] = 0.0
+    along = np.cumsum(step)
+    along -= along[first][np.cumsum(first) - 1]  # distance from the start of its own line
+    # Strictly inside, by more than rounding: the cut points themselves are added below.
+    inside = (along > start_m[line] + _INTERVAL_EPS_M) & (along < end_m[line] - _INTERVAL_EPS_M)
+    ends_xy = shapely.get_coordinates(
+        shapely.line_interpolate_point(np.r_[lines, lines], np.r_[start_m, end_m])
+    )
+    n = len(lines)
+    all_xy = np.r_[ends_xy[:n], coords[inside], ends_xy[n:]]
+    all_line = np.r_[np.arange(n), line[inside], np.arange(n)]
+    # Start point, then the vertices strictly inside, then the end point, line by line.
+    rank = np.r_[np.full(n, -1.0), along[inside], np.full(n, np.inf)]
+    order = np.lexsort((rank, all_line))
+    return shapely.linestrings(all_xy[order], indices=all_line[order])
+
+
 def service_area(
-    lines: gpd.GeoDataFrame, buffer_m: float = 40.0
+    lines: gpd.GeoDataFrame, buffer_m: float = 40.0, method: str = "auto"
 ) -> shapely.Polygon | shapely.MultiPolygon:
     """The area served by reachable street stretches.
 
@@ -217,19 +244,36 @@ def service_area(
         From :func:`reachable_street_lines`, in a projected CRS (metres).
     buffer_m : float, default 40.0
         Width (m) of the access band on each side of a reachable street.
+    method : {"auto", "exact", "raster"}, default "auto"
+        ``exact`` buffers and unions the lines (simplified by 1 m); ``raster`` burns them
+        into a grid of 2.5 m cells (coarser for whole cities), grows it by the buffer and
+        polygonises it (:mod:`lifecircle.analysis._raster_area`; intersection over union with
+        the exact area 0.98 on real Huangpu streets). ``auto`` is exact up to
+        :data:`EXACT_MAX_LINES` lines, whose union takes seconds, and raster beyond, where
+        the union would take minutes to hours.
 
     Returns
     -------
     shapely.Polygon or shapely.MultiPolygon
-        In the CRS of ``lines``, simplified by 1 m; empty when no street is reachable.
+        In the CRS of ``lines``; empty when no street is reachable.
 
     Raises
     ------
     LifecircleError
-        If ``buffer_m`` is not positive or ``lines`` are not in a projected CRS.
+        If ``buffer_m`` is not positive, ``method`` is unknown or ``lines`` are not in a
+        projected CRS.
     """
+    return _service_area(lines, buffer_m, method)[0]
+
+
+def _service_area(
+    lines: gpd.GeoDataFrame, buffer_m: float, method: str
+) -> tuple[shapely.Polygon | shapely.MultiPolygon, str]:
+    """The service area and how it was drawn (``exact`` or ``raster <cell> m``)."""
     if not buffer_m > 0:
         raise LifecircleError(f"the service-area buffer must be positive metres, got {buffer_m}")
+    if method not in {"auto", "exact", "raster"}:
+        raise LifecircleError(f"service-area method must be auto, exact or raster, not {method!r}")
     if lines.crs is not None and not lines.crs.is_projected:
         raise LifecircleError(
             f"reachable lines are in {lines.crs}, not in metres: reproject them to the "
@@ -238,11 +282,14 @@ def service_area(
     geoms = lines.geometry.to_numpy()
     geoms = geoms[~shapely.is_empty(geoms)] if len(geoms) else geoms
     if len(geoms) == 0:
-        return shapely.Polygon()
+        return shapely.Polygon(), "exact"
+    if method == "raster" or (method == "auto" and len(geoms) > EXACT_MAX_LINES):
+        area, cell = raster_service_area(geoms, buffer_m)
+        return area, f"raster {cell:.3g} m"
     # Buffering each line then a cascaded union is several times faster than buffering one
     # MultiLineString (measured: 0.5 s against 1.3 s for 2,500 lines).
     area = shapely.union_all(shapely.buffer(geoms, buffer_m))
-    return shapely.simplify(area, _SIMPLIFY_M, preserve_topology=True)
+    return shapely.simplify(area, _SIMPLIFY_M, preserve_topology=True), "exact"
 
 
 def service_areas(
@@ -252,6 +299,7 @@ def service_areas(
     thresholds: Mapping[str, float],
     buffer_m: float = 40.0,
     to_crs: str = "EPSG:4326",
+    method: str = "auto",
 ) -> gpd.GeoDataFrame:
     """Service-area polygons of several facility categories.
 
@@ -269,13 +317,15 @@ def service_areas(
         Access band, see :func:`service_area`.
     to_crs : str, default "EPSG:4326"
         CRS of the returned polygons.
+    method : {"auto", "exact", "raster"}, default "auto"
+        How the polygons are drawn, see :func:`service_area`.
 
     Returns
     -------
     geopandas.GeoDataFrame
         One row per category, in the order given: ``category``, ``threshold_m``, ``street_km``
-        (reachable street length), ``area_km2`` (measured in the network's projected CRS) and
-        ``geometry`` (in ``to_crs``).
+        (reachable street length), ``area_km2`` (measured in the network's projected CRS),
+        ``method`` (``exact`` or ``raster <cell> m``) and ``geometry`` (in ``to_crs``).
 
     Raises
     ------
@@ -292,17 +342,18 @@ def service_areas(
     for category, snaps in facility_snaps_by_category.items():
         threshold = float(thresholds[category])
         lines = reachable_street_lines(network, graph, snaps, category, threshold)
-        area = service_area(lines, buffer_m)
+        area, drawn = _service_area(lines, buffer_m, method)
         rows.append(
             {
                 "category": category,
                 "threshold_m": threshold,
                 "street_km": float(lines.length.sum()) / 1000.0,
                 "area_km2": area.area / 1e6,
+                "method": drawn,
                 "geometry": area,
             }
         )
-    columns = ["category", "threshold_m", "street_km", "area_km2", "geometry"]
+    columns = ["category", "threshold_m", "street_km", "area_km2", "method", "geometry"]
     frame = gpd.GeoDataFrame(
         pd.DataFrame(rows, columns=columns), geometry="geometry", crs=network.crs
     )

@@ -9,7 +9,9 @@ points on the same edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
@@ -17,10 +19,16 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import NetworkError
+from ..settings import exchange_crs
+from ._topology import simplify_segments
+
+if TYPE_CHECKING:  # the analysis only reads the arrays; sources produce them
+    from ..sources.osm_arrays import StreetSegments
 
 
 @dataclass(frozen=True)
@@ -29,12 +37,13 @@ class WalkNetwork:
 
     Attributes
     ----------
-    graph : networkx.MultiGraph
-        The undirected osmnx graph in a projected CRS (metres).
     edges : geopandas.GeoDataFrame
         One row per edge with integer node positions ``u_pos``/``v_pos`` (into ``node_ids``),
-        osmnx ``u``, ``v``, ``key``, ``length`` (m, measured in the projected CRS and also
-        written to the graph's edges) and ``geometry`` oriented from u to v.
+        OSM node ids ``u`` ≤ ``v``, ``key`` (tells parallel edges apart), ``highway`` (the
+        OSM class, or a list of them when the edge merges ways of several classes, as in
+        osmnx), ``length`` (m, measured in the projected CRS) and ``geometry`` oriented from u
+        to v. Rows are sorted by ``u``, ``v`` and ``length``, whichever way the network was
+        built.
     node_ids : numpy.ndarray
         OSM node ids; position ``i`` is node ``i`` of the sparse graph.
     node_component : numpy.ndarray
@@ -43,19 +52,33 @@ class WalkNetwork:
         Label of the largest component (by total street length).
     crs : str
         The projected CRS.
+    source_graph : networkx.MultiGraph, optional
+        The osmnx graph the network was built from (None when built from arrays).
     """
 
-    graph: nx.MultiGraph
     edges: gpd.GeoDataFrame
     node_ids: np.ndarray
     node_component: np.ndarray
     main_component: int
     crs: str
+    source_graph: nx.MultiGraph | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
         """Number of street nodes."""
         return len(self.node_ids)
+
+    @cached_property
+    def graph(self) -> nx.MultiGraph:
+        """The network as an undirected osmnx-style networkx graph, built on first use.
+
+        The osmnx graph the network came from, or one built from :attr:`edges` (nodes with
+        ``x``/``y``, edges keyed ``(u, v, key)`` with ``length`` and ``geometry``). The engine
+        never needs it; it is for users and for independent checks with networkx.
+        """
+        if self.source_graph is not None:
+            return self.source_graph
+        return graph_from_edges(self.edges, self.node_ids, self.crs)
 
 
 def walking_network(graph: nx.MultiDiGraph, projected_crs: str) -> WalkNetwork:
@@ -83,35 +106,221 @@ def walking_network(graph: nx.MultiDiGraph, projected_crs: str) -> WalkNetwork:
     undirected = ox.convert.to_undirected(projected)
     node_ids = np.array(sorted(undirected.nodes), dtype=np.int64)
     edges = _edge_frame(undirected, node_ids, projected_crs)
+    return _network(edges, node_ids, projected_crs, source_graph=undirected)
+
+
+def walking_network_from_segments(segments: StreetSegments, projected_crs: str) -> WalkNetwork:
+    """Build the walking network from street-segment arrays, without networkx.
+
+    Projects the nodes, simplifies the topology with osmnx's rules (see
+    :mod:`lifecircle.analysis._topology`) and builds edge geometries and lengths in NumPy and
+    shapely. The result has the same edges and lengths as :func:`walking_network` on the osmnx
+    graph of the same ways (tested on real and generated extracts), in a fraction of the time
+    and memory.
+
+    Parameters
+    ----------
+    segments : lifecircle.sources.osm_arrays.StreetSegments
+        Walkable segments, e.g. from :func:`lifecircle.sources.osm_arrays.read_street_segments`.
+    projected_crs : str
+        A metric CRS for distance work, e.g. ``"EPSG:32651"``.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    NetworkError
+        If there are no segments, or simplification leaves no edge (only closed rings).
+    """
+    if segments.n_segments == 0:
+        raise NetworkError("the walking network has no edges: check the OSM extract and area")
+    # Street segments are WGS84 longitude/latitude, the exchange CRS.
+    x, y = Transformer.from_crs(exchange_crs, projected_crs, always_xy=True).transform(
+        segments.lon, segments.lat
+    )
+    edge_u, edge_v, path_ptr, path_nodes, edge_of_segment = simplify_segments(
+        len(segments.node_id), segments.u, segments.v
+    )
+    if len(edge_u) == 0:
+        raise NetworkError("the walking network has no edges: its ways are closed rings only")
+    path_nodes = _canonical_paths(edge_u, edge_v, path_ptr, path_nodes, segments.node_id, x, y)
+    flip = segments.node_id[edge_u] > segments.node_id[edge_v]
+    edge_u, edge_v = np.where(flip, edge_v, edge_u), np.where(flip, edge_u, edge_v)
+    geoms = shapely.linestrings(
+        np.c_[x[path_nodes], y[path_nodes]],
+        indices=np.repeat(np.arange(len(edge_u)), np.diff(path_ptr)),
+    )
+    is_endpoint = np.zeros(len(segments.node_id), dtype=bool)
+    is_endpoint[edge_u] = True
+    is_endpoint[edge_v] = True
+    node_ids = segments.node_id[is_endpoint]
+    edges = pd.DataFrame(
+        {
+            "u": segments.node_id[edge_u],
+            "v": segments.node_id[edge_v],
+            "key": 0,
+            "highway": _edge_highways(edge_of_segment, segments, len(edge_u)),
+        }
+    )
+    edges = _canonical_edges(edges, geoms, node_ids, projected_crs)
+    edges["key"] = edges.groupby(["u", "v"], sort=False).cumcount()
+    return _network(edges, node_ids, projected_crs)
+
+
+def _edge_highways(edge_of_segment: np.ndarray, segments: StreetSegments, n_edges: int) -> list:
+    """Each edge's ``highway`` value, or the sorted list of them when its ways differ (the
+    osmnx convention for merged edges)."""
+    kept = edge_of_segment >= 0
+    pairs = np.unique(np.c_[edge_of_segment[kept], segments.highway[kept]], axis=0)
+    values = np.asarray(segments.highway_values, dtype=object)
+    out: list = list(values[pairs[:, 1]]) if len(pairs) else []
+    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]] if len(pairs) else np.zeros(0, bool)
+    highways: list = [None] * n_edges
+    for edge, value, is_first in zip(pairs[:, 0].tolist(), out, first.tolist(), strict=True):
+        if is_first:
+            highways[edge] = value
+        else:
+            previous = highways[edge]
+            highways[edge] = sorted({*(previous if isinstance(previous, list) else [previous]),
+                                     value})
+    return highways
+
+
+def _canonical_paths(
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    path_ptr: np.ndarray,
+    path_nodes: np.ndarray,
+    node_id: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+) -> np.ndarray:
+    """Reverse the node paths that :func:`_canonical_edges` would reverse (cheaper here)."""
+    second, before_last = path_nodes[path_ptr[:-1] + 1], path_nodes[path_ptr[1:] - 2]
+    flip = (node_id[edge_u] > node_id[edge_v]) | (
+        (edge_u == edge_v) & _after(x[second], y[second], x[before_last], y[before_last])
+    )
+    sizes = np.diff(path_ptr)
+    edge_of = np.repeat(np.arange(len(edge_u)), sizes)
+    position = np.arange(len(path_nodes))
+    mirrored = path_ptr[edge_of] + path_ptr[edge_of + 1] - 1 - position
+    return path_nodes[np.where(flip[edge_of], mirrored, position)]
+
+
+def _after(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
+    """(x1, y1) comes after (x2, y2) in (x, y) order."""
+    return (x1 > x2) | ((x1 == x2) & (y1 > y2))
+
+
+def _network(
+    edges: gpd.GeoDataFrame,
+    node_ids: np.ndarray,
+    crs: str,
+    source_graph: nx.MultiGraph | None = None,
+) -> WalkNetwork:
     n_comp, labels = _components(edges, len(node_ids))
     street_length = np.bincount(labels[edges["u_pos"].to_numpy()], edges["length"], n_comp)
     return WalkNetwork(
-        graph=undirected,
         edges=edges,
         node_ids=node_ids,
         node_component=labels,
         main_component=int(np.argmax(street_length)),
-        crs=projected_crs,
+        crs=crs,
+        source_graph=source_graph,
     )
 
 
 def _edge_frame(graph: nx.MultiGraph, node_ids: np.ndarray, crs: str) -> gpd.GeoDataFrame:
     nodes, edges = ox.graph_to_gdfs(graph, fill_edge_geometry=True)
-    edges = edges.reset_index()[["u", "v", "key", "length", "geometry"]]
-    # Deterministic row order whatever the graph's insertion order.
-    edges = edges.sort_values(["u", "v", "key"], kind="stable").reset_index(drop=True)
-    edges["u_pos"] = np.searchsorted(node_ids, edges["u"].to_numpy())
-    edges["v_pos"] = np.searchsorted(node_ids, edges["v"].to_numpy())
-    edges["geometry"] = _orient_from_u(edges, nodes)
-    # Lengths measured in the projected CRS: osmnx's great-circle lengths use a sphere, which
-    # is ~0.2% short for east-west streets at Shanghai's latitude; UTM is within 0.04%.
-    edges["length"] = shapely.length(edges["geometry"].to_numpy())
+    edges = edges.reset_index()
+    # osmnx lists the classes of merged ways in set order: sorted here, as the arrays builder.
+    edges["highway"] = [
+        sorted(h) if isinstance(h, list) else h for h in edges.get("highway", [None] * len(edges))
+    ]
+    geoms = _orient_from_u(edges, nodes)
+    edges = _canonical_edges(edges[["u", "v", "key", "highway"]], geoms, node_ids, crs)
     nx.set_edge_attributes(
         graph,
         dict(zip(zip(edges["u"], edges["v"], edges["key"], strict=True), edges["length"], strict=True)),
         "length",
     )
-    return gpd.GeoDataFrame(edges, geometry="geometry", crs=crs)
+    return edges
+
+
+def _canonical_edges(
+    edges: pd.DataFrame, geoms: np.ndarray, node_ids: np.ndarray, crs: str
+) -> gpd.GeoDataFrame:
+    """The edge table in one form whatever built it: u ≤ v, sorted, lengths in metres.
+
+    Geometries run from u; a loop (u = v) runs towards the lower of its second and
+    second-to-last vertex. Rows are sorted by u, v and length, so that two builders of the
+    same network give the same table.
+    """
+    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+    flip = u > v
+    loops = np.flatnonzero(u == v)
+    if len(loops):
+        second = shapely.get_coordinates(shapely.get_point(geoms[loops], 1))
+        before_last = shapely.get_coordinates(shapely.get_point(geoms[loops], -2))
+        flip[loops] = _after(second[:, 0], second[:, 1], before_last[:, 0], before_last[:, 1])
+    if flip.any():
+        geoms = geoms.copy()
+        geoms[flip] = shapely.reverse(geoms[flip])
+    out = pd.DataFrame(
+        {"u": np.where(flip, v, u), "v": np.where(flip, u, v), "key": edges["key"].to_numpy()}
+    )
+    out["highway"] = edges["highway"].to_numpy() if "highway" in edges else None
+    # Lengths measured in the projected CRS: osmnx's great-circle lengths use a sphere, which
+    # is ~0.2% short for east-west streets at Shanghai's latitude; UTM is within 0.04%.
+    out["length"] = shapely.length(geoms)
+    out["geometry"] = geoms
+    order = np.lexsort((out["length"].to_numpy(), out["v"].to_numpy(), out["u"].to_numpy()))
+    out = out.iloc[order].reset_index(drop=True)
+    out["u_pos"] = np.searchsorted(node_ids, out["u"].to_numpy())
+    out["v_pos"] = np.searchsorted(node_ids, out["v"].to_numpy())
+    columns = ["u", "v", "key", "highway", "length", "geometry", "u_pos", "v_pos"]
+    return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=crs)
+
+
+def graph_from_edges(edges: gpd.GeoDataFrame, node_ids: np.ndarray, crs: str) -> nx.MultiGraph:
+    """An undirected osmnx-style networkx graph of a network's edge table.
+
+    Parameters
+    ----------
+    edges : geopandas.GeoDataFrame
+        :attr:`WalkNetwork.edges`.
+    node_ids : numpy.ndarray
+        :attr:`WalkNetwork.node_ids`.
+    crs : str
+        The edges' projected CRS.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        Nodes (OSM ids) with ``x``/``y``; edges ``(u, v, key)`` with ``highway``, ``length``
+        and ``geometry``.
+    """
+    geoms = edges.geometry.to_numpy()
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    x = np.zeros(len(node_ids))
+    y = np.zeros(len(node_ids))
+    x[edges["u_pos"].to_numpy()], y[edges["u_pos"].to_numpy()] = first[:, 0], first[:, 1]
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    x[edges["v_pos"].to_numpy()], y[edges["v_pos"].to_numpy()] = last[:, 0], last[:, 1]
+    graph = nx.MultiGraph(crs=crs)
+    graph.add_nodes_from(
+        (int(n), {"x": float(a), "y": float(b)}) for n, a, b in zip(node_ids, x, y, strict=True)
+    )
+    graph.add_edges_from(
+        (int(a), int(b), int(k), {"highway": h, "length": float(length), "geometry": geom})
+        for a, b, k, h, length, geom in zip(
+            edges["u"], edges["v"], edges["key"], edges["highway"], edges["length"], geoms,
+            strict=True,
+        )
+    )
+    return graph
 
 
 def _orient_from_u(edges: pd.DataFrame, nodes: gpd.GeoDataFrame) -> np.ndarray:
@@ -209,6 +418,24 @@ def split_edges_at_points(
     point_node : numpy.ndarray
         The CSR node of each row of ``snaps`` (``-1`` where it has no edge).
     """
+    rows, cols, weights, n_total, point_node = split_edge_arrays(network, snaps)
+    return symmetric_csr(rows, cols, weights, n_total), point_node
+
+
+def split_edge_arrays(
+    network: WalkNetwork, snaps: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """The edges of :func:`split_edges_at_points` as arrays, before the CSR is built.
+
+    Returns
+    -------
+    rows, cols, weights : numpy.ndarray
+        One undirected edge each (street edges, then the pieces of split edges).
+    n_total : int
+        Street nodes plus inserted points.
+    point_node : numpy.ndarray
+        The node of each row of ``snaps`` (``-1`` where it has no edge).
+    """
     n = network.n_nodes
     edges = network.edges
     valid = snaps["edge"].notna().to_numpy()
@@ -222,25 +449,19 @@ def split_edges_at_points(
     edge, offset, nodes = edge[order], offset[order], nodes[order]
 
     lengths = edges["length"].to_numpy()
+    u_pos, v_pos = edges["u_pos"].to_numpy(), edges["v_pos"].to_numpy()
     if len(edge) == 0:
-        csr = symmetric_csr(edges["u_pos"].to_numpy(), edges["v_pos"].to_numpy(), lengths, n)
-        return csr, point_node
+        return u_pos, v_pos, lengths, n, point_node
     first_on_edge = np.r_[True, edge[1:] != edge[:-1]]
     last_on_edge = np.r_[edge[1:] != edge[:-1], True]
-    prev_node = np.where(first_on_edge, edges["u_pos"].to_numpy()[edge], np.r_[-1, nodes[:-1]])
+    prev_node = np.where(first_on_edge, u_pos[edge], np.r_[-1, nodes[:-1]])
     prev_offset = np.where(first_on_edge, 0.0, np.r_[0.0, offset[:-1]])
-
-    rows = [edges["u_pos"].to_numpy(), prev_node, nodes[last_on_edge]]
-    cols = [edges["v_pos"].to_numpy(), nodes, edges["v_pos"].to_numpy()[edge[last_on_edge]]]
-    weights = [
-        lengths,
-        offset - prev_offset,
-        lengths[edge[last_on_edge]] - offset[last_on_edge],
-    ]
-    csr = symmetric_csr(
-        np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), n + len(nodes)
+    rows = np.concatenate([u_pos, prev_node, nodes[last_on_edge]])
+    cols = np.concatenate([v_pos, nodes, v_pos[edge[last_on_edge]]])
+    weights = np.concatenate(
+        [lengths, offset - prev_offset, lengths[edge[last_on_edge]] - offset[last_on_edge]]
     )
-    return csr, point_node
+    return rows, cols, weights, n + len(nodes), point_node
 
 
 def symmetric_csr(
@@ -252,12 +473,18 @@ def symmetric_csr(
     this keeps the minimum instead. Zero lengths are kept as explicit entries (scipy's csgraph
     treats explicit zeros in sparse input as edges).
     """
-    r = np.concatenate([rows, cols])
-    c = np.concatenate([cols, rows])
+    r = np.concatenate([rows, cols]).astype(np.int64)
+    c = np.concatenate([cols, rows]).astype(np.int64)
     w = np.maximum(np.concatenate([weights, weights]), 0.0)
     keep = r != c
-    r, c, w = r[keep], c[keep], w[keep]
-    order = np.lexsort((w, c, r))
-    r, c, w = r[order], c[order], w[order]
-    first = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
-    return sparse.csr_array((w[first], (r[first], c[first])), shape=(n, n))
+    # One integer key per (row, column): a single sort instead of a three-key lexsort.
+    key = r[keep] * n + c[keep]
+    w = w[keep]
+    order = np.argsort(key)
+    key, w = key[order], w[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+    shortest = np.minimum.reduceat(w, starts) if len(key) else w
+    key = key[starts]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
+    return sparse.csr_array((shortest, key % n, indptr), shape=(n, n))

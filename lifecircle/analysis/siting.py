@@ -34,9 +34,8 @@ from ..errors import DataError, VerificationError
 from . import _covering
 from ._covering import CoverSolution, SolverOptions, solve_max_cover, solve_min_sites
 from ._layers import append_rows
-from ._reach import coverage_matrix
 from ._siting_tables import Reduced, coverage_curve, infeasible_compounds, ranked_sites
-from .candidates import candidate_snaps
+from .candidates import candidate_snaps, coverage_matrix
 from .entrances import profile_access_points
 from .facilities import facilities_inside
 from .result import RunResult

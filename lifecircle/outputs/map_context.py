@@ -120,10 +120,9 @@ def display_geometries(
 
 def edge_ranks(network: WalkNetwork) -> np.ndarray:
     """Importance class of every edge of ``network.edges`` (0 = motorway … 6 = footway)."""
-    graph = network.graph
     ranks = []
-    for u, v, key in zip(network.edges["u"], network.edges["v"], network.edges["key"], strict=True):
-        highway = graph.edges[u, v, key].get("highway")
+    # The edge table carries each edge's class (no networkx graph needed at city scale).
+    for highway in network.edges["highway"]:
         values = highway if isinstance(highway, list) else [highway]
         ranks.append(min(_HIGHWAY_RANK.get(str(h), _MINOR_RANK) for h in values))
     return np.asarray(ranks, dtype=np.int64)
