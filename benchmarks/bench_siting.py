@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy
@@ -222,11 +221,12 @@ def grid_network(side: int, block_m: float) -> WalkNetwork:
     qx, qy = xs[v % side], ys[v // side]
     lines = shapely.linestrings(np.stack([np.c_[px, py], np.c_[qx, qy]], axis=1))
     edges = gpd.GeoDataFrame(
-        {"u": u, "v": v, "key": 0, "length": shapely.length(lines), "u_pos": u, "v_pos": v},
+        {"u": u, "v": v, "key": 0, "highway": "residential", "length": shapely.length(lines),
+         "u_pos": u, "v_pos": v},
         geometry=lines, crs=CRS,
     )
     return WalkNetwork(
-        graph=nx.MultiGraph(), edges=edges, node_ids=np.arange(side * side),
+        edges=edges, node_ids=np.arange(side * side),
         node_component=np.zeros(side * side, dtype=np.int64), main_component=0, crs=CRS,
     )
 

@@ -156,7 +156,14 @@ def candidate_snaps(candidates: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def street_names(network: WalkNetwork, edge_rows: np.ndarray) -> np.ndarray:
-    """Names of the streets (edges of ``network.edges``), ``""`` where OpenStreetMap has none."""
+    """Names of the streets (edges of ``network.edges``), ``""`` where none is known.
+
+    Names come from the osmnx graph of a network loaded online; a network read from a file into
+    arrays carries no names (all ``""``).
+    """
+    graph = network.source_graph
+    if graph is None or len(edge_rows) == 0:
+        return np.full(len(edge_rows), "", dtype=object)
     edges = network.edges
     unique, inverse = np.unique(edge_rows, return_inverse=True)
     names = []
@@ -164,11 +171,11 @@ def street_names(network: WalkNetwork, edge_rows: np.ndarray) -> np.ndarray:
         edges["u"].to_numpy()[unique], edges["v"].to_numpy()[unique],
         edges["key"].to_numpy()[unique], strict=True,
     ):
-        name = (network.graph.get_edge_data(u, v, key) or {}).get("name")
+        name = (graph.get_edge_data(u, v, key) or {}).get("name")
         if isinstance(name, list):
             name = " / ".join(str(n) for n in name)
         names.append(name if isinstance(name, str) else "")
-    return np.array(names, dtype=object)[inverse] if len(edge_rows) else np.array([], dtype=object)
+    return np.array(names, dtype=object)[inverse]
 
 
 def coverage_matrix(
