@@ -234,8 +234,8 @@ def _compounds(
     with reporter.working(f"reading compounds: {_source_name(source)}"):
         raw = load_layer(profile, source, area_polygon, osm_file, cache_dir, progress=reporter.info)
     described = log.source("compounds", profile, [source])
-    _check_population_fields(profile, raw, described)
     pipeline_checks.osm_tags_found(raw, source, osm_file, "compounds")
+    _check_population_fields(profile, raw, described)
     compounds = pipeline_checks.compound_counts(profile, _clip(raw, area_polygon), described)
     compounds = pipeline_checks.without_exact_duplicates(profile, compounds, "compounds")
     compounds = compounds.reset_index(drop=True)

@@ -215,10 +215,35 @@ def build_map(
 
 
 def embedded_compounds(html: str) -> tuple[dict, dict]:
-    """The compound GeoJSON and metadata embedded in a rendered map."""
-    match = re.search(r"lcCompounds\((\{\"type\":\"FeatureCollection\".*?\}), (\{.*?\})\);\n", html, re.S)
+    """The compound columns and metadata embedded in a rendered map."""
+    match = re.search(r"lcCompounds\((\{\"g\":.*?\}), (\{\"views\".*?\})\);\n", html, re.S)
     assert match, "compound data not found in the HTML"
     return json.loads(match.group(1)), json.loads(match.group(2))
+
+
+def decode_numbers(text: str, signed: bool) -> list[int]:
+    """Independent decoder of the encoded-polyline alphabet."""
+    out, value, shift = [], 0, 0
+    for char in text:
+        chunk = ord(char) - 63
+        value |= (chunk & 31) << shift
+        shift += 5
+        if chunk < 0x20:
+            out.append((value >> 1) ^ -(value & 1) if signed else value)
+            value, shift = 0, 0
+    return out
+
+
+def compound_rows(data: dict) -> list[dict]:
+    """One dict per embedded compound: id, name, class codes, (lon, lat) of its marker."""
+    deltas = np.array(decode_numbers(data["g"]["points"], True)).reshape(-1, 2)
+    lat_lon = np.cumsum(deltas, axis=0) / 1e5
+    return [
+        {"i": data["i"][k], "n": data["n"][k], "s": data["s"][k], "lonlat": lat_lon[k][::-1],
+         "c": [{"d": c["d"][k], "k": c["k"][k],
+                "f": c["fn"][c["f"][k]] if c["f"][k] >= 0 else None} for c in data["c"]]}
+        for k in range(len(data["n"]))
+    ]
 
 
 def ui_config(html: str) -> dict:

@@ -64,6 +64,19 @@ def report_built(report_result):
     return lc.indicator_report(report_result)
 
 
+@pytest.fixture
+def isolated_folders(tmp_path, monkeypatch):
+    """Raw, processed and maps folders of lifecircle inside ``tmp_path``; no proxy for 127.0.0.1."""
+    import lifecircle as lc
+
+    monkeypatch.setattr(lc.settings, "data_raw_folder", tmp_path / "raw")
+    monkeypatch.setattr(lc.settings, "data_processed_folder", tmp_path / "processed")
+    monkeypatch.setattr(lc.settings, "maps_folder", tmp_path / "maps")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory):
     """A generated street-like city on disk (about 5,000 network nodes, 400 compounds, 600

@@ -151,7 +151,7 @@ for (var i = 0; i < labels.length; i++) {
   if (labels[i].textContent.indexOf("Kindergarten") >= 0) { inputs[i].click(); }
 }
 MAP.eachLayer(function (layer) {
-  if (layer.feature && layer.feature.properties.i === 0 && layer.getPopup()) { layer.openPopup(); }
+  if (layer.lcId === 0 && layer.getPopup()) { layer.openPopup(); }
 });
 document.documentElement.setAttribute("data-done", "yes");
 """

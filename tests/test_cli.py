@@ -27,15 +27,6 @@ from ._report_study import write_study
 
 
 @pytest.fixture
-def folders(tmp_path, monkeypatch):
-    monkeypatch.setattr(lc.settings, "data_raw_folder", tmp_path / "raw")
-    monkeypatch.setattr(lc.settings, "data_processed_folder", tmp_path / "processed")
-    monkeypatch.setattr(lc.settings, "maps_folder", tmp_path / "maps")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    return tmp_path
-
-
-@pytest.fixture
 def study(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
@@ -81,22 +72,22 @@ def edit_profile(path: Path, change) -> Path:
 # --- offline: no silent sample ---------------------------------------------------------------
 
 
-def test_offline_run_stops_with_an_error_and_writes_nothing(folders, monkeypatch):
+def test_offline_run_stops_with_an_error_and_writes_nothing(isolated_folders, monkeypatch):
     # Nothing listens on this port: the probe fails at once and nothing is cached.
     monkeypatch.setattr(lc.settings, "overpass_url", "http://127.0.0.1:9/api")
     outcome = invoke("run", "changning")
     line = assert_one_line_error(outcome, 3, "did not answer", "--allow-sample")
     assert "--osm-file" in line
-    assert not (folders / "processed").exists() or not any(
-        p.is_file() for p in (folders / "processed").rglob("*") if p.name != "lock"
+    assert not (isolated_folders / "processed").exists() or not any(
+        p.is_file() for p in (isolated_folders / "processed").rglob("*") if p.name != "lock"
     )
-    assert not (folders / "maps").exists()
+    assert not (isolated_folders / "maps").exists()
 
 
 def test_allowed_sample_goes_to_its_own_folder_never_into_the_study_out(
-    folders, study, monkeypatch
+    isolated_folders, study, monkeypatch
 ):
-    out = folders / "study_results"
+    out = isolated_folders / "study_results"
     assert invoke("report", study, "--out", out).exit_code == 0
     before = snapshot(out)
     monkeypatch.setattr(lc.settings, "overpass_url", "http://127.0.0.1:9/api")
@@ -104,9 +95,9 @@ def test_allowed_sample_goes_to_its_own_folder_never_into_the_study_out(
     assert outcome.exit_code == 0, outcome.output
     assert "SAMPLE" in outcome.output and "nothing was written to" in outcome.output
     assert snapshot(out) == before  # the study's results are untouched
-    sample = folders / "processed" / cli.SAMPLE_PROFILE
+    sample = isolated_folders / "processed" / cli.SAMPLE_PROFILE
     assert '"sample": true' in (sample / "manifest.json").read_text(encoding="utf-8")
-    html = (folders / "maps" / f"{cli.SAMPLE_PROFILE}.html").read_text(encoding="utf-8")
+    html = (isolated_folders / "maps" / f"{cli.SAMPLE_PROFILE}.html").read_text(encoding="utf-8")
     assert "示例数据" in html or "SAMPLE" in html
 
 
@@ -247,3 +238,28 @@ def test_unexpected_errors_keep_their_traceback(study, monkeypatch):
     outcome = invoke("run", study)
     assert isinstance(outcome.exception, ZeroDivisionError)
     assert not error_lines(outcome)
+
+
+def test_a_damaged_network_cache_offline_is_named_not_hidden_behind_the_sample(
+    isolated_folders, study, monkeypatch
+):
+    from ._fake_overpass import FakeOverpass, OsmData
+
+    edit_profile(study, lambda d: d.update(network={"source": "osm_online"}))
+    server = FakeOverpass(OsmData.from_xml(study.parent / "streets.osm")).start()
+    monkeypatch.setattr(lc.settings, "overpass_url", server.url)
+    try:
+        assert invoke("run", study, "--out", isolated_folders / "out").exit_code == 0
+    finally:
+        server.stop()
+    cached = isolated_folders / "raw" / "reportstudy" / "network.graphml"
+    cached.write_bytes(cached.read_bytes()[:300])  # a download cut short
+    outcome = invoke("run", study, "--out", isolated_folders / "out", "--allow-sample")
+    assert outcome.exit_code == 0  # the sample was allowed...
+    text = " ".join(outcome.output.split())
+    # ...but what is wrong with the cache, and how to rebuild it, is said first.
+    assert f"the cached network {cached} is unreadable" in text
+    assert "delete the damaged file and run again when online" in text
+    assert text.index("unreadable") < text.index("SAMPLE")
+    outcome = invoke("run", study, "--out", isolated_folders / "out")
+    assert_one_line_error(outcome, 3, "is unreadable", "delete the damaged file")

@@ -29,6 +29,8 @@ from ._map_inputs import (
     FAR_ID,
     NEAR_MISS_ID,
     build_map,
+    compound_rows,
+    decode_numbers,
     embedded_compounds,
     grid_network,
     make_map_inputs,
@@ -106,8 +108,9 @@ def test_graded_classes_tell_a_near_miss_from_a_far_miss(offline_html, inputs):
     data, meta = embedded_compounds(offline_html)
     frame = inputs["compounds"].set_index("compound_id")
     profile = inputs["profile"]
-    for feature in data["features"]:
-        props = feature["properties"]
+    rows = compound_rows(data)
+    assert len(rows) == len(frame)
+    for props in rows:
         row = frame.loc[props["i"]]
         for position, (key, category) in enumerate(profile.categories.items()):
             distance, limit = row[f"{key}_dist_m"], category.threshold_m
@@ -122,11 +125,15 @@ def test_graded_classes_tell_a_near_miss_from_a_far_miss(offline_html, inputs):
             else:
                 expected = "a" if distance <= 1.5 * limit else "b" if distance <= 2 * limit else "c"
             assert props["s"][position] == expected, (props["i"], key)
+        if row["access_status"] == "ok":  # the popup's figures are the table's
+            assert props["c"][1]["d"] == round(row["culture_dist_m"])
+            assert props["c"][0]["k"] == row["nursery_count"]
+            assert props["c"][0]["f"] == row["nursery_nearest"]
         missing = sum(not row[f"{k}_covered"] for k in profile.categories)
         complete = ("x" if row["access_status"] != "ok" else "1" if row["complete"]
                     else "n" if row["complete_near_miss"] else "m" if missing == 1 else "M")
         assert props["s"][-1] == complete
-    by_id = {f["properties"]["i"]: f["properties"]["s"] for f in data["features"]}
+    by_id = {r["i"]: r["s"] for r in rows}
     assert by_id[NEAR_MISS_ID][0] == "n" and by_id[FAR_ID][0] == "c"
     # Each class has its own colour and a legend row that gives its walking minutes.
     graded = {row["codes"]: row for row in meta["views"][0]["graded"]}
@@ -196,7 +203,7 @@ def test_names_and_labels_are_escaped(inputs):
     assert "<title>测试区15分钟生活圈 / &lt;/title&gt;&lt;i&gt;{{ 6*7 }}" in page
     # Never evaluated as a template while the map was written.
     data, _ = embedded_compounds(page)
-    assert data["features"][0]["properties"]["n"] == "{{ 7*7 }}<script>x</script>"
+    assert data["n"][0] == "{{ 7*7 }}<script>x</script>"
     assert "42" not in re.search(r"<title>.*?</title>", page).group(0)
 
 
@@ -239,10 +246,10 @@ def test_gcj02_basemap_shifts_every_layer(inputs):
     assert "GCJ-02" in ui_config(page)["legend"]
     data, _ = embedded_compounds(page)
     compounds = inputs["compounds"].to_crs(4326)
-    point = next(f for f in data["features"] if f["geometry"]["type"] == "Point")
-    source = compounds.set_index("compound_id").geometry[point["properties"]["i"]]
+    point = compound_rows(data)[0]  # a point compound
+    source = compounds.set_index("compound_id").geometry[point["i"]]
     lat, lon = prcoords.wgs_gcj((source.y, source.x), False)
-    assert point["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=2e-6)
+    assert point["lonlat"] == pytest.approx([lon, lat], abs=2e-5)
     # The GCJ-02 offset in Shanghai is several hundred metres.
     offset = shapely.Point(lon, lat).distance(source) * 111_000
     assert 300 < offset < 700
@@ -332,19 +339,6 @@ def test_legend_is_bilingual_with_thresholds_and_credits(inputs):
 # --------------------------------------------------------------------------------------------
 
 
-def decode_numbers(text: str, signed: bool) -> list[int]:
-    """Independent decoder of the encoded-polyline alphabet."""
-    out, value, shift = [], 0, 0
-    for char in text:
-        chunk = ord(char) - 63
-        value |= (chunk & 31) << shift
-        shift += 5
-        if chunk < 0x20:
-            out.append((value >> 1) ^ -(value & 1) if signed else value)
-            value, shift = 0, 0
-    return out
-
-
 def decode_lines(packed: dict) -> list[list[tuple[float, float]]]:
     deltas, counts = decode_numbers(packed["p"], True), decode_numbers(packed["n"], False)
     positions = np.cumsum(np.array(deltas).reshape(-1, 2), axis=0) / 1e5
@@ -418,3 +412,12 @@ def test_water_is_read_from_the_osm_file_and_drawn(tmp_path, inputs):
 
 def test_notebook_entry_point_is_exported():
     assert lc.coverage_map is web_map.coverage_map
+
+
+def test_area_budget_leaves_out_small_pieces_and_says_so(inputs, monkeypatch):
+    monkeypatch.setattr(map_context, "AREAS_BUDGET", 1_000)
+    legend = ui_config(html_out.render_html(build_map(inputs, view="gaps")))["legend"]
+    assert "service areas simplified: small holes left out" in legend
+    monkeypatch.undo()
+    legend = ui_config(html_out.render_html(build_map(inputs, view="gaps")))["legend"]
+    assert "service areas simplified" not in legend

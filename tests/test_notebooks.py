@@ -71,6 +71,7 @@ def assert_inline_map_renders_offline(output: str, work, name: str) -> None:
     from lifecircle.outputs import html as html_out
     from lifecircle.outputs import labels
 
+    from ._map_inputs import embedded_compounds
     from .test_browser import CHROMIUM, chromium, near_pixels, page_requests, svg_fills
 
     output = output[output.find("<iframe") :]  # text/html only (not the text/plain repr)
@@ -84,7 +85,7 @@ def assert_inline_map_renders_offline(output: str, work, name: str) -> None:
     # The framed page draws every compound.
     (work / "inner.html").write_text(inner, encoding="utf-8")
     dom = chromium(work / "inner.html", work, "--dump-dom")
-    n_compounds = len(re.findall(r'"s":"', inner))
+    n_compounds = len(embedded_compounds(inner)[0]["n"])
     assert len(svg_fills(dom)) == n_compounds > 1000
     # As Jupyter shows it, the output inside a notebook page: no request, and the frame shows
     # the map (a screenshot of a 1 MB frame is retried once: headless timing under load).

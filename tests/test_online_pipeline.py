@@ -23,16 +23,6 @@ def shanghai_osm(shared_data):
     return OsmData.from_xml(shared_data / "shanghai_center.osm.bz2")
 
 
-@pytest.fixture
-def isolated_folders(tmp_path, monkeypatch):
-    monkeypatch.setattr(lc.settings, "data_raw_folder", tmp_path / "raw")
-    monkeypatch.setattr(lc.settings, "data_processed_folder", tmp_path / "processed")
-    monkeypatch.setattr(lc.settings, "maps_folder", tmp_path / "maps")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    return tmp_path
-
-
 def _online_profile(shared_data):
     base = lc.load_profile("huangpu")
     return base.model_copy(

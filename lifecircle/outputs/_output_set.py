@@ -320,7 +320,7 @@ def _link_maps(folder: Path, store: Path, maps: Path, links: dict[str, Path]) ->
             kept = store / "replaced-maps"
             kept.mkdir(exist_ok=True)
             os.replace(link, kept / name)
-        _replace_with_link(link, target)
+        _replace_with_link(link, target, directory=False)
 
 
 def _drop_dangling_map_links(folder: Path, maps: Path) -> None:
@@ -342,9 +342,9 @@ def _copy_maps(folder: Path, maps: Path, links: dict[str, Path]) -> None:
         os.replace(temporary, maps / name)
 
 
-def _replace_with_link(path: Path, target: Path) -> None:
+def _replace_with_link(path: Path, target: Path, *, directory: bool = True) -> None:
     temporary = path.parent / f".{path.name}{_LINK_PREFIX}{uuid.uuid4().hex[:8]}"
-    os.symlink(target, temporary, target_is_directory=True)
+    os.symlink(target, temporary, target_is_directory=directory)  # the flag matters on Windows
     os.replace(temporary, path)
 
 

@@ -15,6 +15,7 @@ their closing vertex (Leaflet closes them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,16 @@ from numpy.typing import NDArray
 
 #: Coordinates are stored in units of 1e-5 degrees (the encoded-polyline precision 5).
 SCALE = 1e5
+
+
+def _chunk_counts(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Characters each non-negative value takes (5 bits a character)."""
+    bits = np.maximum(1, np.ceil(np.log2(values.astype(float) + 1))).astype(np.int64)
+    return (bits + 4) // 5
+
+
+def _zigzag(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    return np.where(values < 0, ~(values << 1), values << 1)
 
 
 def encode_unsigned(values: NDArray[np.int64]) -> str:
@@ -43,8 +54,7 @@ def encode_unsigned(values: NDArray[np.int64]) -> str:
         return ""
     if (values < 0).any():
         raise ValueError("encode_unsigned takes non-negative values")
-    bits = np.maximum(1, np.ceil(np.log2(values.astype(float) + 1))).astype(np.int64)
-    n_chunks = (bits + 4) // 5
+    n_chunks = _chunk_counts(values)
     width = int(n_chunks.max())
     shifts = 5 * np.arange(width, dtype=np.int64)
     chunks = (values[:, None] >> shifts[None, :]) & 31
@@ -56,14 +66,24 @@ def encode_unsigned(values: NDArray[np.int64]) -> str:
 
 def encode_signed(values: NDArray[np.int64]) -> str:
     """Signed integers, zig-zag folded (0, -1, 1, -2, … → 0, 1, 2, 3, …) and encoded."""
-    values = np.asarray(values, dtype=np.int64).ravel()
-    return encode_unsigned(np.where(values < 0, ~(values << 1), values << 1))
+    return encode_unsigned(_zigzag(np.asarray(values, dtype=np.int64).ravel()))
 
 
 def _deltas(coordinates: NDArray[np.float64]) -> NDArray[np.int64]:
     """(lat, lon) integer deltas of an (n, 2) lon/lat array, flattened."""
     fixed = np.round(coordinates[:, ::-1] * SCALE).astype(np.int64)
     return np.diff(fixed, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
+
+
+def _parts(geometries: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Single-part geometries and the index of the geometry each came from.
+
+    Streets are single lines already: splitting copies every geometry, so it is skipped then.
+    """
+    geometries = np.asarray(geometries, dtype=object)
+    if shapely.get_type_id(geometries).tolist().count(1) == len(geometries):  # all LineStrings
+        return geometries, np.arange(len(geometries))
+    return shapely.get_parts(geometries, return_index=True)
 
 
 def _rings(polygon: shapely.Polygon) -> list[NDArray[np.float64]]:
@@ -84,11 +104,51 @@ def pack_lines(geometries: Sequence[shapely.Geometry]) -> dict[str, str]:
     dict
         ``{"p": vertices, "n": vertex count of every line}``.
     """
-    parts = shapely.get_parts(np.asarray([g for g in geometries if g is not None], dtype=object))
+    parts, _ = _parts(np.asarray([g for g in geometries if g is not None], dtype=object))
     parts = parts[~shapely.is_empty(parts)] if len(parts) else parts
     counts = shapely.get_num_coordinates(parts).astype(np.int64)
     coordinates = shapely.get_coordinates(parts)
     return {"p": encode_signed(_deltas(coordinates)), "n": encode_unsigned(counts)}
+
+
+def line_sizes(geometries: NDArray[np.object_]) -> NDArray[np.int64]:
+    """Characters each (multi)line adds to :func:`pack_lines` of ``geometries`` in this order.
+
+    Exact: the packing of the first k lines is the beginning of the packing of all of them, so
+    the cumulative sum gives the size of every prefix without packing it.
+    """
+    geometries = np.asarray(geometries, dtype=object)
+    parts, owner = _parts(geometries)
+    counts = shapely.get_num_coordinates(parts).astype(np.int64)
+    sizes = _chunk_counts(_zigzag(_deltas(shapely.get_coordinates(parts))))
+    per_vertex = sizes.reshape(-1, 2).sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    per_part = np.add.reduceat(per_vertex, starts) if len(per_vertex) else np.zeros(0, np.int64)
+    per_part = np.where(counts > 0, per_part, 0) + _chunk_counts(counts)
+    return np.bincount(owner, weights=per_part, minlength=len(geometries)).astype(np.int64)
+
+
+def estimated_size(projected: NDArray[np.object_], latitude: float) -> int:
+    """About the characters :func:`pack_lines` would take for lines in projected metres.
+
+    Metres are converted to the 1e-5 degree units of the encoding at ``latitude`` (exact to a
+    few per cent), so that a simplification tolerance can be chosen before the lines are
+    transformed to longitude/latitude.
+    """
+    parts, _ = _parts(projected)
+    coordinates = shapely.get_coordinates(parts)
+    metres_per_unit = 111_320.0 / SCALE
+    scale = np.array([metres_per_unit * math.cos(math.radians(latitude)), metres_per_unit])
+    units = np.round(coordinates / scale).astype(np.int64)
+    deltas = np.diff(units[:, ::-1], axis=0, prepend=units[:1, ::-1]).ravel()
+    counts = shapely.get_num_coordinates(parts).astype(np.int64)
+    return int(_chunk_counts(_zigzag(deltas)).sum() + _chunk_counts(counts).sum())
+
+
+def pack_points(geometries: Sequence[shapely.Geometry]) -> str:
+    """Points (lon/lat) as one encoded string of (lat, lon) deltas, one pair per point."""
+    coordinates = shapely.get_coordinates(np.asarray(geometries, dtype=object))
+    return encode_signed(_deltas(coordinates))
 
 
 def pack_polygons(geometries: Sequence[shapely.Geometry | None]) -> dict[str, str]:

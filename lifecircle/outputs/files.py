@@ -15,9 +15,7 @@ import hashlib
 import json
 import os
 import platform
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -42,7 +40,6 @@ __all__ = [
     "package_versions",
     "reproducible_timestamp",
     "run_manifest",
-    "staged_outputs",
     "store_folder",
     "write_atomic",
     "write_geo",
@@ -67,43 +64,6 @@ _VERSIONED = (
     "pyrosm",
     "prcoords",
 )
-
-
-@contextlib.contextmanager
-def staged_outputs() -> Iterator[Callable[[str | Path], Path]]:
-    """Stage several output files and move them into place together, only on success.
-
-    Yields
-    ------
-    callable
-        ``stage(final_path) -> temporary_path``: write each output to the temporary path it
-        returns. When the block ends without an exception every staged file replaces its final
-        path; on an exception all staged files are discarded and no final path is touched.
-
-    Examples
-    --------
-    >>> with staged_outputs() as stage:  # doctest: +SKIP
-    ...     frame.to_csv(stage("out/coverage.csv"))
-    """
-    token = uuid.uuid4().hex[:8]
-    staged: list[tuple[Path, Path]] = []
-    folders: set[Path] = set()
-
-    def stage(final: str | Path) -> Path:
-        final = Path(final)
-        folder = final.parent / f".staging-{token}"
-        folder.mkdir(parents=True, exist_ok=True)
-        folders.add(folder)
-        staged.append((folder / final.name, final))
-        return folder / final.name
-
-    try:
-        yield stage
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    finally:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:

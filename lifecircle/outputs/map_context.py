@@ -11,7 +11,6 @@ says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -22,14 +21,15 @@ import shapely
 from .. import crs as crs_module
 from .. import settings
 from ..analysis.network import WalkNetwork
-from ._packed import pack_lines, pack_polygons, packed_size
+from ._packed import estimated_size, line_sizes, pack_lines, pack_polygons, packed_size
 
 #: Characters the street layer may add to one HTML map (about 6 MB): with the compounds and
 #: the areas, a map of a city with a million street nodes stays under 20 MB.
 STREETS_BUDGET = 6_000_000
 #: Characters all polygon layers of one map together may add (service areas, uncovered land,
-#: water, sub-districts).
+#: water, sub-districts), and the share of it each kind may use.
 AREAS_BUDGET = 5_000_000
+AREA_SHARES = {"follow": 0.6, "water": 0.2, "sub_districts": 0.15, "study_area": 0.05}
 #: Douglas-Peucker tolerances (m) tried in turn until a layer fits its budget.
 TOLERANCES_M = (2.0, 5.0, 10.0, 20.0)
 
@@ -91,6 +91,12 @@ class MapContext:
     gcj02: bool = False
 
 
+def map_coordinates(projected: np.ndarray, crs: str, *, gcj02: bool = False) -> np.ndarray:
+    """Geometries in metres (``crs``) as map longitude/latitude: WGS84, or GCJ-02."""
+    lonlat = gpd.GeoSeries(projected, crs=crs).to_crs(settings.exchange_crs).to_numpy()
+    return crs_module.wgs84_to_gcj02(lonlat) if gcj02 else lonlat
+
+
 def display_geometries(
     geometries: gpd.GeoSeries, projected_crs: str, tolerance_m: float, *, gcj02: bool = False
 ) -> np.ndarray:
@@ -114,17 +120,21 @@ def display_geometries(
     """
     projected = geometries.to_crs(projected_crs).to_numpy()
     simple = shapely.simplify(projected, tolerance_m, preserve_topology=True)
-    lonlat = gpd.GeoSeries(simple, crs=projected_crs).to_crs(settings.exchange_crs).to_numpy()
-    return crs_module.wgs84_to_gcj02(lonlat) if gcj02 else lonlat
+    return map_coordinates(simple, projected_crs, gcj02=gcj02)
 
 
 def edge_ranks(network: WalkNetwork) -> np.ndarray:
     """Importance class of every edge of ``network.edges`` (0 = motorway … 6 = footway)."""
+    # The edge table carries each edge's class (no networkx graph needed at city scale); a
+    # simplified edge may list several classes. One rank per distinct value.
+    rank_of: dict[str, int] = {}
     ranks = []
-    # The edge table carries each edge's class (no networkx graph needed at city scale).
     for highway in network.edges["highway"]:
-        values = highway if isinstance(highway, list) else [highway]
-        ranks.append(min(_HIGHWAY_RANK.get(str(h), _MINOR_RANK) for h in values))
+        key = str(highway)
+        if key not in rank_of:
+            values = highway if isinstance(highway, list) else [highway]
+            rank_of[key] = min(_HIGHWAY_RANK.get(str(h), _MINOR_RANK) for h in values)
+        ranks.append(rank_of[key])
     return np.asarray(ranks, dtype=np.int64)
 
 
@@ -145,33 +155,41 @@ def street_layer(
     Returns
     -------
     PackedLayer
-        Simplified with the smallest tolerance of :data:`TOLERANCES_M` that fits; when even
-        the largest does not, minor streets are left out (lowest OpenStreetMap class first,
-        shortest first within a class) until it fits.
+        Simplified with the smallest tolerance of :data:`TOLERANCES_M` whose (estimated) size
+        fits; when even the largest does not, minor streets are left out (lowest OpenStreetMap
+        class first, shortest first within a class) until it fits exactly.
     """
     edges = network.edges
-    lines = gpd.GeoSeries(edges.geometry.to_numpy(), crs=network.crs)
-    for tolerance in TOLERANCES_M:
-        packed = pack_lines(display_geometries(lines, network.crs, tolerance, gcj02=gcj02))
+    projected = edges.geometry.to_numpy()
+    latitude = _latitude(edges)
+    # Every line keeps at least its two ends (two characters each at least): when even that
+    # exceeds the budget, no tolerance can help; go straight to leaving streets out.
+    hopeless = 5 * len(edges) > budget
+    for tolerance in TOLERANCES_M[-1:] if hopeless else TOLERANCES_M:
+        simple = shapely.simplify(projected, tolerance)
+        fits = estimated_size(simple, latitude) <= 0.97 * budget
+        if fits:
+            break
+    lonlat = map_coordinates(simple, network.crs, gcj02=gcj02)
+    if fits:
+        packed = pack_lines(lonlat)
         if packed_size(packed) <= budget:
             return PackedLayer(packed, tolerance, len(edges), len(edges))
-    geometries = display_geometries(lines, network.crs, TOLERANCES_M[-1], gcj02=gcj02)
-    # Most important first, longest first within a class: keep a prefix that fits.
+    # Most important first, longest first within a class: keep the longest prefix that fits.
     order = np.lexsort((-edges["length"].to_numpy(), edge_ranks(network)))
-    keep = _largest_prefix(len(order), budget, lambda n: pack_lines(geometries[order[:n]]))
-    return PackedLayer(pack_lines(geometries[order[:keep]]), TOLERANCES_M[-1], len(edges), keep)
+    keep = int(np.searchsorted(np.cumsum(line_sizes(lonlat[order])), budget, side="right"))
+    return PackedLayer(pack_lines(lonlat[order[:keep]]), tolerance, len(edges), keep)
 
 
-def _largest_prefix(n: int, budget: int, pack: Callable[[int], dict[str, str]]) -> int:
-    """The largest k ≤ n whose packed prefix fits the budget (binary search: size grows with k)."""
-    low, high = 0, n
-    while low < high:
-        middle = (low + high + 1) // 2
-        if packed_size(pack(middle)) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+def _latitude(frame: gpd.GeoDataFrame) -> float:
+    west, south, east, north = frame.total_bounds
+    centre = gpd.GeoSeries([shapely.Point((west + east) / 2, (south + north) / 2)], crs=frame.crs)
+    return float(centre.to_crs(settings.exchange_crs).y.iloc[0])
+
+
+def area_budget(kind: str, parts: int = 1) -> int:
+    """Characters one polygon layer of ``kind`` may add, when its kind has ``parts`` layers."""
+    return int(AREAS_BUDGET * AREA_SHARES[kind] / parts)
 
 
 def polygon_layer(
@@ -193,40 +211,62 @@ def polygon_layer(
     Returns
     -------
     PackedLayer
-        Simplified with the smallest tolerance of :data:`TOLERANCES_M` that fits; when none
-        does, holes and parts smaller than a growing area are dropped (``n_shown`` counts the
-        polygon parts kept).
+        Simplified with the smallest tolerance of :data:`TOLERANCES_M` whose (estimated) size
+        fits; when none does, the smallest rings (holes, then parts) are left out until it fits.
+        ``n_total`` and ``n_shown`` count rings (outlines and holes).
     """
-    n_parts = int(shapely.get_num_geometries(geometries.to_numpy()).sum())
-    simple = None
+    projected = geometries.to_crs(projected_crs).to_numpy()
+    latitude = _latitude(gpd.GeoDataFrame(geometry=geometries.to_crs(projected_crs)))
+    rings = shapely.get_num_interior_rings(shapely.get_parts(projected)).sum() + \
+        shapely.get_num_geometries(projected).sum()
     for tolerance in TOLERANCES_M:
-        simple = display_geometries(geometries, projected_crs, tolerance, gcj02=gcj02)
-        packed = pack_polygons(simple)
-        if packed_size(packed) <= budget:
-            return PackedLayer(packed, tolerance, n_parts, n_parts)
-    projected = gpd.GeoSeries(geometries.to_crs(projected_crs).to_numpy(), crs=projected_crs)
-    min_area = 100.0
-    while True:
-        kept = projected.apply(lambda g, a=min_area: _without_small_pieces(g, a))
-        simple = display_geometries(kept, projected_crs, TOLERANCES_M[-1], gcj02=gcj02)
-        packed = pack_polygons(simple)
-        if packed_size(packed) <= budget or min_area > 1e9:
-            shown = int(shapely.get_num_geometries(simple).sum())
-            return PackedLayer(packed, TOLERANCES_M[-1], n_parts, min(shown, n_parts - 1))
-        min_area *= 4
+        simple = shapely.simplify(projected, tolerance, preserve_topology=True)
+        fits = _rings_size(simple, latitude) <= 0.97 * budget
+        if fits:
+            break
+    if not fits:
+        simple, kept = _largest_rings(simple, budget, latitude)
+    packed = pack_polygons(map_coordinates(simple, projected_crs, gcj02=gcj02))
+    return PackedLayer(packed, tolerance, int(rings), int(rings) if fits else kept)
 
 
-def _without_small_pieces(geometry: shapely.Geometry, min_area: float) -> shapely.Geometry:
-    """A (multi)polygon without parts and holes smaller than ``min_area`` (m²)."""
-    if geometry is None or geometry.is_empty:
-        return geometry
-    polygons = []
-    for part in shapely.get_parts(geometry):
-        if not isinstance(part, shapely.Polygon) or part.area < min_area:
-            continue
-        holes = [h for h in part.interiors if shapely.Polygon(h).area >= min_area]
-        polygons.append(shapely.Polygon(part.exterior, holes))
-    return shapely.MultiPolygon(polygons) if polygons else shapely.Polygon()
+def _rings_size(geometries: np.ndarray, latitude: float) -> int:
+    rings = shapely.get_rings(shapely.get_parts(geometries))
+    return estimated_size(rings, latitude)
+
+
+def _largest_rings(
+    geometries: np.ndarray, budget: int, latitude: float
+) -> tuple[np.ndarray, int]:
+    """The polygons with only their largest rings, as many as fit ``budget`` (estimated).
+
+    An outline is always larger than its holes, so a kept hole's outline is kept too.
+    """
+    parts, owner = shapely.get_parts(geometries, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    areas = shapely.area(shapely.polygons(rings))
+    order = np.argsort(-areas, kind="stable")
+    sizes = np.array([estimated_size(np.array([r]), latitude) for r in rings[order]]) \
+        if len(rings) < 2_000 else _ring_sizes(rings[order], latitude)
+    keep = np.zeros(len(rings), dtype=bool)
+    keep[order[: int(np.searchsorted(np.cumsum(sizes), 0.97 * budget, side="right"))]] = True
+    # Rings come part by part, each part's outline first.
+    starts = np.flatnonzero(np.r_[True, ring_part[1:] != ring_part[:-1]])
+    ends = np.r_[starts[1:], len(rings)]
+    polygons: list[list[shapely.Polygon]] = [[] for _ in geometries]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if keep[start]:
+            holes = [rings[k] for k in range(start + 1, end) if keep[k]]
+            polygons[owner[ring_part[start]]].append(shapely.Polygon(rings[start], holes))
+    rebuilt = np.array([shapely.MultiPolygon(p) if p else shapely.Polygon() for p in polygons],
+                       dtype=object)
+    return rebuilt, int(keep.sum())
+
+
+def _ring_sizes(rings: np.ndarray, latitude: float) -> np.ndarray:
+    """Estimated characters of each ring (vertices times the average of the whole set)."""
+    counts = shapely.get_num_coordinates(rings).astype(float)
+    return counts * estimated_size(rings, latitude) / max(counts.sum(), 1.0)
 
 
 def map_context(

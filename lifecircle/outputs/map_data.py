@@ -18,6 +18,7 @@ import pandas as pd
 from .. import schema
 from ..profile import Profile
 from ._geo import clean_value, is_true, marker_radius, round_coordinates
+from ._packed import pack_points, pack_polygons
 from .labels import (
     ACCESS_LABELS,
     COMPLETE_CLASSES,
@@ -86,57 +87,79 @@ def compound_classes(compounds: pd.DataFrame, profile: Profile) -> list[str]:
     return ["".join(codes) for codes in zip(*columns, strict=True)]
 
 
-def _category_cells(row: dict, keys: list[str]) -> list[list[Any]]:
-    cells = []
-    for key in keys:
-        columns = schema.category_columns(key)
-        cells.append(
-            [
-                clean_value(row[columns.dist_m], 0),
-                clean_value(row[columns.minutes], 1),
-                clean_value(row[columns.count], 0),
-                clean_value(row[columns.nearest]),
-            ]
-        )
-    return cells
+def _column(values: pd.Series, digits: int | None) -> list:
+    return [clean_value(v, digits) for v in values]
 
 
-def compound_features(compounds: gpd.GeoDataFrame, profile: Profile) -> dict:
-    """The compounds as compact GeoJSON for ``lcCompounds`` (``_static/compounds.js``).
+def _dictionary(values: pd.Series) -> tuple[list[str], list[int]]:
+    """Distinct non-empty texts and, per row, the index of its text (-1: none)."""
+    texts = ["" if v is None or pd.isna(v) else str(v) for v in values]
+    names = sorted({t for t in texts if t})
+    index = {name: i for i, name in enumerate(names)}
+    return names, [index.get(t, -1) for t in texts]
 
-    Properties: ``i`` id, ``n`` name, ``d`` sub-district, ``h`` households, ``p`` population,
-    ``a`` access status, ``m`` snap distance, ``s`` class codes (:func:`compound_classes`),
-    ``r`` marker radius, ``c`` per category ``[distance m, minutes, count, nearest name]``.
+
+def _category_data(compounds: pd.DataFrame, key: str) -> dict:
+    """One category's columns: distance, minutes, count, and the nearest facility by index."""
+    columns = schema.category_columns(key)
+    names, nearest = _dictionary(compounds[columns.nearest])
+    return {
+        "d": _column(compounds[columns.dist_m], 0),
+        "t": _column(compounds[columns.minutes], 1),
+        "k": _column(compounds[columns.count], 0),
+        "f": nearest,
+        "fn": names,
+    }
+
+
+def _geometry_data(geometry: gpd.GeoSeries) -> dict:
+    """Every compound's point (where its marker goes) and, when any is a polygon, the shapes."""
+    points = geometry.where(geometry.geom_type == "Point", geometry.representative_point())
+    data = {"points": pack_points(round_coordinates(points).to_numpy())}
+    polygonal = geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if polygonal.any():
+        shapes = round_coordinates(geometry).to_numpy()
+        data["polygons"] = pack_polygons([g if p else None for g, p in zip(
+            shapes, polygonal.to_numpy(), strict=True)])
+    return data
+
+
+def compound_data(compounds: gpd.GeoDataFrame, profile: Profile) -> dict:
+    """The compounds as columns for ``lcCompounds`` (``_static/compounds.js``).
+
+    Columns rather than one GeoJSON feature each, so that a city's tens of thousands of
+    compounds stay a few megabytes: ``g`` geometry (packed points, or polygons), ``i`` id,
+    ``n`` name, ``s`` class codes (:func:`compound_classes`), ``h`` households, ``p``
+    population, ``a`` access status (index into ``ak``), ``m`` snap distance, ``r`` marker
+    radius, ``d`` sub-district (index into ``dn``, -1: none) and ``c``, per category, its
+    distance ``d``, minutes ``t``, count ``k`` and nearest facility ``f`` (index into ``fn``).
     """
-    keys = list(profile.categories)
+    n = len(compounds)
+    households = _column(compounds[schema.HOUSEHOLDS], 0) if schema.HOUSEHOLDS in compounds \
+        else [None] * n
     pph = profile.compounds.persons_per_household
-    classes = compound_classes(compounds, profile)
-    geometry = round_coordinates(compounds.geometry)
-    attributes = [c for c in compounds.columns if c != compounds.geometry.name]
-    features = []
-    rows = pd.DataFrame(compounds[attributes]).to_dict("records")
-    for row, codes, shape in zip(rows, classes, geometry, strict=True):
-        households = clean_value(row.get(schema.HOUSEHOLDS), 0)
-        population = clean_value(row[schema.POPULATION], 0)
-        if population is None and households is not None:
-            population = round(households * pph)
-        props = {
-            "i": clean_value(row[schema.COMPOUND_ID]),
-            "n": "" if pd.isna(row[schema.NAME]) else str(row[schema.NAME]),
-            "h": households,
-            "p": population,
-            "a": str(row[schema.ACCESS_STATUS]),
-            "m": clean_value(row.get(schema.SNAP_M), 0),
-            "s": codes,
-            "r": marker_radius(population if population is not None else float("nan")),
-            "c": _category_cells(row, keys),
-        }
-        district = row.get(schema.SUB_DISTRICT)
-        if district is not None and not pd.isna(district) and str(district):
-            props["d"] = str(district)
-        features.append({"type": "Feature", "geometry": shape.__geo_interface__,
-                         "properties": props})
-    return {"type": "FeatureCollection", "features": features}
+    population = [p if p is not None or h is None else round(h * pph) for p, h in
+                  zip(_column(compounds[schema.POPULATION], 0), households, strict=True)]
+    access = [str(v) for v in compounds[schema.ACCESS_STATUS]]
+    access_keys = sorted(set(access))
+    districts = compounds[schema.SUB_DISTRICT] if schema.SUB_DISTRICT in compounds \
+        else pd.Series([None] * n)
+    district_names, district_index = _dictionary(districts)
+    return {
+        "g": _geometry_data(compounds.geometry),
+        "i": _column(compounds[schema.COMPOUND_ID], None),
+        "n": ["" if pd.isna(v) else str(v) for v in compounds[schema.NAME]],
+        "s": compound_classes(compounds, profile),
+        "h": households,
+        "p": population,
+        "a": [access_keys.index(v) for v in access],
+        "ak": access_keys,
+        "m": _column(compounds[schema.SNAP_M], 0) if schema.SNAP_M in compounds else [None] * n,
+        "r": [marker_radius(float("nan") if p is None else p) for p in population],
+        "d": district_index,
+        "dn": district_names,
+        "c": [_category_data(compounds, key) for key in profile.categories],
+    }
 
 
 def _class_rows(classes: dict[str, tuple[str, str, str]], extra: dict[str, str]) -> list[dict]:

@@ -40,6 +40,7 @@ class LegendItems:
     sub_districts: bool = False
     offline: bool = True
     gcj02: bool = False
+    areas_reduced: bool = False
 
 
 def _percent(value: float | None) -> str:
@@ -147,6 +148,11 @@ def _note_rows(items: LegendItems, context: MapContext | None) -> list[str]:
             f"次要道路从略，以控制文件大小 / streets simplified: {streets.n_shown:,} of "
             f"{streets.n_total:,} segments shown, minor streets left out to keep the file small"
             "</div>"
+        )
+    if items.areas_reduced:
+        rows.append(
+            '<div class="lc-note">服务范围已简化：小的空洞从略，以控制文件大小 / service areas '
+            "simplified: small holes left out to keep the file small</div>"
         )
     if items.gcj02:
         rows.append(

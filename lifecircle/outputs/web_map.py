@@ -28,6 +28,7 @@ from html import escape
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 from branca.element import Element
 
 from .. import schema
@@ -61,8 +62,8 @@ from .labels import (
     map_title,
 )
 from .map_context import (
-    AREAS_BUDGET,
     MapContext,
+    area_budget,
     display_geometries,
     map_context,
     polygon_layer,
@@ -192,6 +193,7 @@ def layers_map(
         facilities=counts,
         service_areas="service" in follows,
         gap_land="land" in follows,
+        areas_reduced="reduced" in follows,
         sub_districts=layers.sub_districts is not None and not layers.sub_districts.empty,
         offline=basemap is None,
         gcj02=gcj02,
@@ -263,7 +265,7 @@ def _add_context(fmap: folium.Map, context: MapContext, crs: str) -> None:
         areas, lines = split_water(to_wgs84_layer(context.water, "water"))
         group = layer_group("水系 / Water")
         if not areas.empty:
-            packed = polygon_layer(areas, crs, budget=AREAS_BUDGET // 4, gcj02=gcj02)
+            packed = polygon_layer(areas, crs, budget=area_budget("water"), gcj02=gcj02)
             group.add_child(PackedAreas(packed.packed, [], {
                 "stroke": False, "fillColor": WATER_COLOUR, "fillOpacity": 0.8,
                 "interactive": False, "pane": "lcContext"}, {}))
@@ -277,10 +279,18 @@ def _add_context(fmap: folium.Map, context: MapContext, crs: str) -> None:
 def _add_boundaries(
     fmap: folium.Map, layers: MapLayers, study_area: gpd.GeoDataFrame, gcj02: bool
 ) -> None:
-    """The study area outline (always) and labelled sub-districts with their coverage."""
+    """The study area outline (always; what lies outside it faded) and labelled sub-districts
+    with their coverage."""
     crs = layers.profile.projected_crs
-    outline = polygon_layer(study_area.geometry, crs, budget=AREAS_BUDGET // 8, gcj02=gcj02)
+    budget = area_budget("study_area", 2)
+    outline = polygon_layer(study_area.geometry, crs, budget=budget, gcj02=gcj02)
+    area = shapely.union_all(study_area.to_crs(crs).geometry.to_numpy())
+    outside = area.buffer(10_000).envelope.difference(area)
+    fade = polygon_layer(gpd.GeoSeries([outside], crs=crs), crs, budget=budget, gcj02=gcj02)
     group = folium.FeatureGroup(name="study_area", control=False)
+    group.add_child(PackedAreas(fade.packed, [], {
+        "stroke": False, "fillColor": "#ffffff", "fillOpacity": 0.45, "interactive": False,
+        "pane": "lcContext"}, {}))
     group.add_child(PackedAreas(outline.packed, [], {
         "color": BOUNDARY_COLOUR, "weight": 2.5, "fill": False, "dashArray": "6 4",
         "interactive": False, "pane": "lcAreas"}, {}))
@@ -289,7 +299,8 @@ def _add_boundaries(
     if subs is None or subs.empty:
         return
     subs = to_wgs84_layer(subs, "sub_districts")
-    packed = polygon_layer(subs.geometry, crs, budget=AREAS_BUDGET // 4, gcj02=gcj02)
+    packed = polygon_layer(subs.geometry, crs, budget=area_budget("sub_districts"),
+                           gcj02=gcj02)
     rows = map_data.sub_district_rows(layers.coverage, layers.profile)
     names = subs["name"] if "name" in subs.columns else pd.Series([""] * len(subs))
     props = []
@@ -304,46 +315,53 @@ def _add_boundaries(
     group.add_to(fmap)
 
 
-def _add_follow_areas(
-    fmap: folium.Map, layers: MapLayers, view: str, gcj02: bool
-) -> dict[str, folium.FeatureGroup]:
-    """Service area and uncovered land of the chosen compound view (one checkbox each)."""
+def _add_follow_areas(fmap: folium.Map, layers: MapLayers, view: str, gcj02: bool) -> set[str]:
+    """Service area and uncovered land of the chosen compound view (one checkbox each).
+
+    Returns which were drawn (``"service"``, ``"land"``) and ``"reduced"`` when small holes
+    had to be left out to keep the file small.
+    """
     profile, crs = layers.profile, layers.profile.projected_crs
     keys = [*profile.categories, None]  # None: the complete life circle
     colours = [category_colour(i) for i in range(len(profile.categories))] + ["#2b6cb0"]
-    budget = AREAS_BUDGET // (2 * len(keys))
-    groups = {}
+    budget = area_budget("follow", 2 * len(keys))
+    drawn: set[str] = set()
+
+    def part(geometries: gpd.GeoSeries | None, style: dict) -> dict | None:
+        if geometries is None or geometries.empty or geometries.is_empty.all():
+            return None
+        packed = polygon_layer(geometries, crs, budget=budget, gcj02=gcj02)
+        if packed.reduced:
+            drawn.add("reduced")
+        return {"packed": packed.packed, "style": {**style, "interactive": False,
+                                                   "pane": "lcAreas"}}
+
     if layers.service_areas is not None and not layers.service_areas.empty:
         parts = []
         for key, colour in zip(keys, colours, strict=True):
             area = service_area_geometry(layers.service_areas, profile, key, crs)
-            parts.append(None if area is None or area.is_empty else {
-                "packed": polygon_layer(gpd.GeoSeries([area], crs=crs), crs, budget=budget,
-                                        gcj02=gcj02).packed,
-                "style": {"color": colour, "weight": 1, "fillColor": colour,
-                          "fillOpacity": 0.16, "interactive": False, "pane": "lcAreas"}})
-        groups["service"] = _follow_group(fmap, map_panels.SERVICE_AREA_NOTE, parts, view)
+            parts.append(part(None if area is None else gpd.GeoSeries([area], crs=crs), {
+                "color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.16}))
+        _follow_group(fmap, map_panels.SERVICE_AREA_NOTE, parts, view)
+        drawn.add("service")
     if layers.gap_land:
         parts = []
         for key in keys:
             land = layers.gap_land.get(schema.COMPLETE if key is None else key)
-            parts.append(None if land is None or land.empty else {
-                "packed": polygon_layer(to_wgs84_layer(land, "gap land").geometry, crs,
-                                        budget=budget, gcj02=gcj02).packed,
-                "style": {"color": map_panels.GAP_LAND_COLOUR, "weight": 1,
-                          "dashArray": "3 3", "fillColor": map_panels.GAP_LAND_COLOUR,
-                          "fillOpacity": 0.35, "interactive": False, "pane": "lcAreas"}})
-        groups["land"] = _follow_group(fmap, map_panels.GAP_LAND_NOTE, parts, view)
-    return groups
+            parts.append(part(None if land is None else to_wgs84_layer(land, "gap land").geometry, {
+                "color": map_panels.GAP_LAND_COLOUR, "weight": 1, "dashArray": "3 3",
+                "fillColor": map_panels.GAP_LAND_COLOUR, "fillOpacity": 0.35}))
+        _follow_group(fmap, map_panels.GAP_LAND_NOTE, parts, view)
+        drawn.add("land")
+    return drawn
 
 
 def _follow_group(
     fmap: folium.Map, label: tuple[str, str], parts: list[dict | None], view: str
-) -> folium.FeatureGroup:
+) -> None:
     group = layer_group(" / ".join(label), show=view == "gaps")
     group.add_child(FollowAreas(parts))
     group.add_to(fmap)
-    return group
 
 
 def _add_compound_views(
@@ -359,7 +377,7 @@ def _add_compound_views(
         "muted": MUTED_COLOUR,
         "canvas": len(compounds) > CANVAS_ABOVE,
     }
-    fmap.add_child(CompoundData(map_data.compound_features(compounds, profile), meta))
+    fmap.add_child(CompoundData(map_data.compound_data(compounds, profile), meta))
     complete = len(views) - 1
     groups = []
     for index, view_meta in enumerate(views):

@@ -245,7 +245,7 @@ def require_overpass(url: str, what: str, cache_problem: str | None = None) -> N
         )
     if cache_problem:
         raise OfflineError(
-            f"Cannot use the cached {what}: {cache_problem}. The Overpass API at {url} did not "
+            f"Cannot use the cache of {what}: {cache_problem}. The Overpass API at {url} did not "
             f"answer either (waited {settings.reachability_timeout_s:g} s), so the cache cannot "
             "be rebuilt now: delete the damaged file and run again when online to download it "
             "afresh, or supply a local OpenStreetMap file with `--osm-file F`."

@@ -361,7 +361,6 @@ def graph_from_osm_online(
     """
     check_polygon(polygon_wgs84, required=True)
     cache_dir = Path(cache_dir)
-    graph_path = cache_dir / "network.graphml"
     cached, cache_problem = _cached_graph(cache_dir, geometry_hash(polygon_wgs84))
     if cached is not None:
         return cached
@@ -373,11 +372,29 @@ def graph_from_osm_online(
         f"{format_bounds(polygon_wgs84.bounds)}: check the study area, or supply a local "
         "extract with `--osm-file F`."
     )
+    raw = _download_walk_graph(polygon_wgs84, url, cache_dir, progress, no_walkable_ways)
+    graph = _without_isolated_nodes(_walkable_subgraph(raw))
+    if graph.number_of_edges() == 0:
+        raise no_walkable_ways
+    graph = _simplified(graph)
+    graph.graph["osm_source"] = f"Overpass API {url}"
+    _save_cached_graph(graph, cache_dir, polygon_wgs84, url)
+    return graph
+
+
+def _download_walk_graph(
+    polygon_wgs84: Polygon | MultiPolygon,
+    url: str,
+    cache_dir: Path,
+    progress: Callable[[str], None] | None,
+    no_walkable_ways: NetworkError,
+) -> nx.MultiDiGraph:
+    """The raw walking ways from Overpass (bounded, named failures)."""
     with overpass_settings(url, cache_dir), bounded_overpass_requests(progress):
         try:
             # Unsimplified, truncated to the polygon by osmnx; then the same walking filter
             # and simplification as local files, so that both sources give the same network.
-            raw = ox.graph_from_polygon(
+            return ox.graph_from_polygon(
                 polygon_wgs84, network_type="walk", retain_all=True, simplify=False
             )
         except (InsufficientResponseError, ValueError) as exc:
@@ -392,21 +409,20 @@ def graph_from_osm_online(
                 "`network: {source: osm_file, osm_file: ...}` in the profile."
             ) from exc
 
-    graph = _without_isolated_nodes(_walkable_subgraph(raw))
-    if graph.number_of_edges() == 0:
-        raise no_walkable_ways
-    graph = _simplified(graph)
-    graph.graph["osm_source"] = f"Overpass API {url}"
+
+def _save_cached_graph(
+    graph: nx.MultiDiGraph, cache_dir: Path, polygon_wgs84: Polygon | MultiPolygon, url: str
+) -> None:
+    """Write the graph and its sidecar (the sidecar last: it makes the cache valid)."""
+    sidecar_path = cache_dir / "network.json"
     # Invalidate first: a crash between the two writes must not pair a new graph with an
     # old sidecar (or the reverse).
-    sidecar_path = cache_dir / "network.json"
-    polygon_key = geometry_hash(polygon_wgs84)
     sidecar_path.unlink(missing_ok=True)
-    write_atomic(graph_path, lambda temporary: ox.save_graphml(graph, temporary))
+    write_atomic(cache_dir / "network.graphml", lambda tmp: ox.save_graphml(graph, tmp))
     write_sidecar(
         sidecar_path,
         {
-            "polygon_sha256": polygon_key,
+            "polygon_sha256": geometry_hash(polygon_wgs84),
             "polygon_bounds": list(polygon_wgs84.bounds),
             "osmnx_version": osmnx_version(),
             "overpass_url": url,
@@ -416,7 +432,6 @@ def graph_from_osm_online(
             "edges": graph.number_of_edges(),
         },
     )
-    return graph
 
 
 def _cached_graph(

@@ -92,17 +92,26 @@ def features_from_osm(
 
     check_polygon(polygon_wgs84, required=True)
     assert polygon_wgs84 is not None  # for type checkers: checked just above
+    return _features_online(tags, polygon_wgs84, None if cache_dir is None else Path(cache_dir),
+                            progress)
+
+
+def _features_online(
+    tags: dict[str, Any],
+    polygon_wgs84: Polygon | MultiPolygon,
+    cache_dir: Path | None,
+    progress: Callable[[str], None] | None,
+) -> gpd.GeoDataFrame:
+    """Features from the cache, else from Overpass (bounded, named failures), then cached."""
     cache_path, problem = None, None
     if cache_dir is not None:
-        cache_path = Path(cache_dir) / f"features_{request_hash(polygon_wgs84, tags)[:24]}.parquet"
+        cache_path = cache_dir / f"features_{request_hash(polygon_wgs84, tags)[:24]}.parquet"
         cached, problem = read_cache(cache_path, gpd.read_parquet, "features")
         if cached is not None:
             return cached
-
     url = settings.overpass_url.rstrip("/")
     require_overpass(url, f"OpenStreetMap features {tags}", problem)
-    cache = None if cache_dir is None else Path(cache_dir)
-    with overpass_settings(url, cache), bounded_overpass_requests(progress):
+    with overpass_settings(url, cache_dir), bounded_overpass_requests(progress):
         try:
             raw = _osmnx_features_frame(ox.features_from_polygon(polygon_wgs84, tags=tags))
         except InsufficientResponseError:

@@ -38,6 +38,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .. import settings
 from .._profile_base import Label, _Strict
+from .._profile_text import DuplicateKeyError, UniqueKeyLoader
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
 from ..profile import explain_validation, resolve_path
@@ -164,7 +165,13 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.is_file():
         raise InputFileError(f"scenario file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProfileError(f"scenario {path} is not UTF-8 text: save it as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise ProfileError(f"scenario {path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"scenario {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

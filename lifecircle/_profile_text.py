@@ -1,0 +1,116 @@
+"""Reading profile files: built-in names or paths, UTF-8 text, YAML without repeated keys.
+
+Private helpers of :mod:`lifecircle.profile`. A plain name (letters, digits, ``_``, ``-``) is a
+built-in profile unless a file of that name exists; anything else (``../profiles/x``) is a path
+and is never looked up among the built-ins. The text must be UTF-8 (a GBK file is refused with
+how to re-save it), and a key given twice is an error naming both lines (YAML forbids it, and
+PyYAML would silently keep the last value).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ProfileError
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the profiles shipped with lifecircle.
+
+    Returns
+    -------
+    list of str
+        Profile names usable with :func:`load_profile`, e.g. ``"changning"``.
+    """
+    folder = resources.files("lifecircle") / "profiles"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML forbids it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"the key {key!r} is given twice (lines {seen[key]} and {line}); "
+                    "keep one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+#: Built-in profiles are looked up only by a plain name (no folders, no ``..``).
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
+
+def read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
+    path = Path(name_or_path)
+    looks_like_name = _PROFILE_NAME.fullmatch(str(name_or_path)) is not None
+    try:
+        is_path = not looks_like_name or path.suffix in {".yaml", ".yml"} or path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(f"cannot use {_short(name_or_path)} as a profile: {exc.strerror}") from None
+    if is_path:
+        return _read_profile_file(path), str(path), path.resolve().parent
+    resource = resources.files("lifecircle") / "profiles" / f"{name_or_path}.yaml"
+    if not resource.is_file():
+        raise ProfileError(
+            f"unknown profile {str(name_or_path)!r}: give a YAML file path or one of the "
+            f"built-in profiles: {', '.join(builtin_profiles())}"
+        )
+    return resource.read_text(encoding="utf-8"), f"built-in profile {name_or_path!r}", Path.cwd()
+
+
+def _read_profile_file(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise ProfileError(f"profile {path} is a folder, not a YAML file") from None
+    except FileNotFoundError:
+        raise ProfileError(
+            f"profile file {path} does not exist; built-in profiles: "
+            f"{', '.join(builtin_profiles())}"
+        ) from None
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ProfileError(
+            f"cannot read the profile {_short(path)}: {exc.strerror or exc}; give the path of "
+            "a YAML file or a built-in profile name"
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        guess = _guess_encoding(raw)
+        raise ProfileError(
+            f"profile {path} is not UTF-8 text{f' (it looks like {guess})' if guess else ''}: "
+            "save it as UTF-8 (in Notepad: Save As → Encoding: UTF-8)"
+        ) from None
+
+
+def _short(text: str | Path, limit: int = 60) -> str:
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def _guess_encoding(raw: bytes) -> str | None:
+    try:
+        raw.decode("gb18030")
+        return "GBK/GB18030, as Chinese Windows saves it"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    return best.encoding.upper() if best is not None else None
