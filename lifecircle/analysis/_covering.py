@@ -523,7 +523,7 @@ def solve_max_cover(
     exact, why = _use_exact(cover, options)
     greedy = max_cover_greedy(cover, weights, k, groups)
     lp = lp_bound_max_cover(cover, weights, k, groups, options.time_limit_s)
-    if lp < greedy.bound:
+    if lp <= greedy.bound:
         greedy = replace(greedy, bound=lp, bound_source="LP relaxation (HiGHS)")
     if greedy.status != "infeasible" and greedy.covered_weight >= greedy.bound - _tolerance(greedy.bound):
         return replace(greedy, status="optimal", bound=greedy.covered_weight), greedy, why
@@ -551,7 +551,7 @@ def solve_min_sites(
     exact, why = _use_exact(cover, options)
     greedy = min_sites_greedy(cover, weights, required, groups)
     lp = lp_bound_min_sites(cover, weights, required, groups, options.time_limit_s)
-    if lp > greedy.bound:
+    if lp >= greedy.bound:
         greedy = replace(greedy, bound=lp, bound_source="LP relaxation (HiGHS)")
     if greedy.status != "infeasible" and greedy.n_sites <= greedy.bound:
         best = greedy
