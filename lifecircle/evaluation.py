@@ -74,18 +74,17 @@ def evaluate(
     timings : dict
         Filled with step → seconds.
     facility_snaps : mapping of str to pandas.DataFrame, optional
-        Snaps already known per category (row for row with its layer); the others are
-        snapped here.
+        Snaps already known per category (row for row); the others are snapped here.
     check_snaps : bool
-        Warn about implausible snaps (mistaken coordinate systems, islands); off when the
-        layers were checked when the run loaded them.
+        Warn about implausible snaps (mistaken coordinate systems, islands); off for layers
+        already checked.
     nearby_compounds : geopandas.GeoDataFrame, optional
         The compound layer around the study area as read, for the coordinate-system test.
 
     Returns
     -------
     RunResult
-        Without the register audit, inputs, credits and map context: the caller adds them.
+        Without the register audit, inputs, credits and map context (the caller adds them).
     """
     with timed(timings, "snapping", reporter):
         access_points, compound_snaps, snaps = _snaps(
