@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -117,3 +118,32 @@ class Reporter:
         finally:
             if status is not None:
                 status.stop()
+
+
+@contextmanager
+def collected_warnings(reporter: Reporter, category: type[Warning]) -> Iterator[list[str]]:
+    """Collect warnings of ``category`` raised inside the block, printing each one.
+
+    Yields
+    ------
+    list of str
+        Filled with the messages when the block ends. Other warnings go back to Python's
+        warning machinery unchanged.
+    """
+    notes: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", category)
+            yield notes
+    finally:
+        # Also when the block fails: a warning (e.g. an unreadable cache) may explain the error.
+        for warning in caught:
+            if issubclass(warning.category, category):
+                notes.append(str(warning.message))
+                reporter.warn(str(warning.message))
+            else:
+                # Not ours: hand it back to the normal warning machinery.
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )

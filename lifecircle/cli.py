@@ -21,14 +21,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from . import __version__, pipeline, starter
+from . import __version__, pipeline, planning, starter
 from ._progress import Reporter
 from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
 from .errors import LifecircleError, OfflineError, OutputError
-from .outputs import terminal
+from .outputs import planning_terminal, terminal
 from .outputs.bundle import output_dir, write_outputs
 from .outputs.files import check_output_folder, output_lock
+from .outputs.scenario_outputs import write_comparison
+from .outputs.siting_outputs import write_siting
 from .outputs.static_map import Page
 from .profile import Profile, builtin_profiles, load_profile
 
@@ -373,19 +375,23 @@ def _write(
     page: Page | None = None,
 ) -> list[Path]:
     """Write the outputs, announcing each step that can take seconds."""
+    return _announced(lambda announce: write_outputs(
+        result,
+        out,
+        self_contained_map=not online_map,
+        report=report,
+        progress=announce,
+        basemap=basemap,
+        page=page,
+    ))
+
+
+def _announced(write: Callable[[Callable[[str], None]], list[Path]]) -> list[Path]:
+    """Run ``write(announce)``, announcing each step that can take seconds."""
     reporter = Reporter()
     reporter.step_start("writing")
     with reporter.steps() as announce:
-        written = write_outputs(
-            result,
-            out,
-            self_contained_map=not online_map,
-            report=report,
-            progress=announce,
-            basemap=basemap,
-            page=page,
-        )
-    return written
+        return write(announce)
 
 
 def package_version() -> str:
@@ -480,6 +486,93 @@ def _write_new(path: Path, text: str) -> None:
         raise OutputError(f"{path} already exists: lifecircle init never overwrites a file") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+SitingOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="The run's output folder (default data/processed/<profile>)."),
+]
+
+
+@app.command()
+@handle_errors
+def site(
+    profile: ProfileArg,
+    category: Annotated[str, typer.Argument(help="Category key to site, e.g. nursery.")],
+    new: Annotated[
+        int | None, typer.Option("--new", help="The best N new sites (most residents newly covered).")
+    ] = None,
+    share: Annotated[
+        float | None,
+        typer.Option("--share", help="Fewest new sites reaching this share of residents "
+                     "(default: the profile's 'basically full' share, 0.95)."),
+    ] = None,
+    all_reachable: Annotated[
+        bool, typer.Option("--all-reachable", help="Fewest new sites covering every compound "
+                           "a candidate can reach.")
+    ] = False,
+    per_sub_district: Annotated[
+        bool | None,
+        typer.Option("--per-sub-district/--no-per-sub-district",
+                     help="Also one site in every sub-district without a facility."),
+    ] = None,
+    sub_districts_only: Annotated[
+        bool, typer.Option("--sub-districts-only", help="Only one site in every sub-district "
+                           "without a facility, covering the most residents.")
+    ] = False,
+    candidates: Annotated[
+        str | None,
+        typer.Option("--candidates", help="network (points along streets, default), "
+                     "street_nodes, or a file of candidate sites."),
+    ] = None,
+    candidates_crs: Annotated[
+        str, typer.Option("--candidates-crs", help="Coordinate system of a candidate file.")
+    ] = "wgs84",
+    spacing: Annotated[
+        float | None, typer.Option("--spacing", help="Metres between network candidates.")
+    ] = None,
+    solver: Annotated[
+        str | None, typer.Option("--solver", help="auto (default), exact or greedy.")
+    ] = None,
+    osm_file: OsmFileOpt = None,
+    out: SitingOutOpt = None,
+    online_map: OnlineMapOpt = False,
+) -> None:
+    """Choose new sites for CATEGORY of PROFILE and verify them by recomputing the run."""
+    if solver not in (None, "auto", "exact", "greedy"):
+        raise typer.BadParameter("auto, exact or greedy", param_hint="--solver")
+    target = "all_reachable" if all_reachable else share
+    study = load_profile(profile)
+    with output_lock(check_output_folder(output_dir(study, out))):
+        plan = planning.site(
+            study, category, n_sites=new, target_share=target,
+            one_per_sub_district=per_sub_district, sub_districts_only=sub_districts_only,
+            candidates=candidates, candidates_crs=candidates_crs, spacing_m=spacing,
+            solver=solver, osm_file=osm_file,
+        )
+        written = _announced(lambda say: write_siting(
+            plan, out, self_contained_map=not online_map, progress=say))
+    planning_terminal.print_siting(plan, console)
+    _print_written(written, plan.problem.result.profile.sample)
+
+
+@app.command()
+@handle_errors
+def compare(
+    profile: ProfileArg,
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    osm_file: OsmFileOpt = None,
+    out: SitingOutOpt = None,
+    online_map: OnlineMapOpt = False,
+) -> None:
+    """Apply the what-if SCENARIO to PROFILE and compare coverage per category and sub-district."""
+    study = load_profile(profile)
+    with output_lock(check_output_folder(output_dir(study, out))):
+        comparison = planning.compare(study, scenario, osm_file=osm_file)
+        written = _announced(lambda say: write_comparison(
+            comparison, out, self_contained_map=not online_map, progress=say))
+    planning_terminal.print_comparison(comparison, console)
+    _print_written(written, comparison.base.profile.sample)
 
 
 def main() -> None:  # pragma: no cover - console entry point

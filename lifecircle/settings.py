@@ -74,6 +74,19 @@ persons_per_household: float = 2.32
 #: the threshold is counted as within it despite floating-point rounding.
 threshold_tolerance_m: float = 1e-6
 
+#: Siting (``lifecircle site``): default spacing (m) of candidate sites along the walking network.
+candidate_spacing_m: float = 100.0
+#: Siting: the exact solver (HiGHS) runs when the coverage matrix has at most this many entries
+#: (candidate–compound pairs within the threshold); larger problems use the greedy algorithm,
+#: reported with its bound (and proven optimal when it meets the LP relaxation). Real districts
+#: have 10^4–10^5 entries; HiGHS's time limit is not always honoured on much larger models
+#: (benchmarks/README.md: 865 s for a 120 s limit at 1.5 million entries).
+siting_exact_max_entries: int = 500_000
+#: Siting: seconds the exact solver may take before it returns its best solution and bound.
+siting_time_limit_s: float = 60.0
+#: Siting: the coverage curve follows the greedy order up to this many new sites.
+siting_curve_max_sites: int = 1000
+
 #: OpenStreetMap walking filter applied to ways read from local files. It mirrors the osmnx
 #: ``network_type="walk"`` Overpass filter so that file and online networks agree.
 walk_excluded_highways: frozenset[str] = frozenset(

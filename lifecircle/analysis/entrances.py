@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..profile import Profile
 from ..schema import (
     RULE_BOUNDARY,
     RULE_GATES,
@@ -168,6 +169,41 @@ def compound_access_points(
     snaps = snaps.reset_index(drop=True)
     snaps["leg_m"] = snaps["snap_m"].to_numpy(dtype=float) + extra[order]
     return AccessPoints(snaps=snaps, compound=owner[order], rule=rule, n_gates=n_gates)
+
+
+def profile_access_points(
+    network: WalkNetwork,
+    profile: Profile,
+    compounds: gpd.GeoDataFrame,
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None,
+) -> AccessPoints:
+    """:func:`compound_access_points` with the profile's settings (snap limit, boundary, legs).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The projected walking network.
+    profile : Profile
+        Its ``snap_limit_m`` and ``compounds`` settings (``boundary_access``, ``gates``).
+    compounds : geopandas.GeoDataFrame
+        The compounds as loaded.
+    gates : tuple of (geopandas.GeoSeries, pandas.DataFrame) or None
+        The gates and their links to compounds, as loaded.
+
+    Returns
+    -------
+    AccessPoints
+    """
+    spec = profile.compounds
+    return compound_access_points(
+        network,
+        compounds,
+        profile.snap_limit_m,
+        gates=gates[0] if gates else None,
+        links=gates[1] if gates else None,
+        boundary=spec.boundary_access,
+        interior_leg=spec.gates.interior_leg if spec.gates else False,
+    )
 
 
 def compound_snaps(points: AccessPoints, n_compounds: int) -> pd.DataFrame:

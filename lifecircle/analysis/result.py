@@ -13,6 +13,26 @@ from .access import AccessGraph
 from .network import WalkNetwork
 
 
+@dataclass(frozen=True)
+class RunLayers:
+    """The layers a run's results are computed from, as loaded: what a recomputation changes.
+
+    Attributes
+    ----------
+    compounds : geopandas.GeoDataFrame
+        The compounds as read (EPSG:4326): numbered ``compound_id``, ``households``,
+        ``population`` (before any scaling to census totals) and the file's columns.
+    gates : tuple of (geopandas.GeoSeries, pandas.DataFrame) or None
+        The compounds' gates and which compound each belongs to (None without gates).
+    facility_layers : dict of str to geopandas.GeoDataFrame
+        Per category, the facilities (EPSG:4326) after merging the registers, in run order.
+    """
+
+    compounds: gpd.GeoDataFrame
+    gates: tuple[gpd.GeoSeries, pd.DataFrame] | None
+    facility_layers: dict[str, gpd.GeoDataFrame]
+
+
 @dataclass
 class RunResult:
     """Everything one run computed; what the outputs write and notebooks inspect.
@@ -55,6 +75,8 @@ class RunResult:
     water : geopandas.GeoDataFrame or None
         Water areas and river lines (EPSG:4326) around the study area, drawn as context on
         maps without tiles; None when the network's source has none.
+    layers : RunLayers or None
+        The loaded layers the results come from (for :func:`lifecircle.evaluation.recompute`).
     """
 
     profile: Profile
@@ -74,6 +96,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     water: gpd.GeoDataFrame | None = None
+    layers: RunLayers | None = None
 
     @property
     def categories(self) -> list[str]:

@@ -28,6 +28,9 @@ from .markdown import report_markdown
 #: Announces a step of the writing ("building the gap map", "writing report.xlsx").
 Progress = Callable[[str], None]
 
+#: Writes more files into a run's output set: ``extra(stage) -> paths`` (see write_outputs).
+ExtraFiles = Callable[[Callable[[str | Path], Path]], list[Path]]
+
 #: Markdown and workbook files written by :func:`write_report` (besides one CSV per table).
 REPORT_MARKDOWN = "report.md"
 REPORT_WORKBOOK = "report.xlsx"
@@ -55,6 +58,7 @@ def write_outputs(
     progress: Progress | None = None,
     basemap: str | Basemap | None = None,
     page: static_map.Page | None = None,
+    extra: ExtraFiles | None = None,
 ) -> list[Path]:
     """Save a run: compound and facility layers, coverage tables, map, manifest (and report).
 
@@ -88,6 +92,9 @@ def write_outputs(
         :class:`~lifecircle.outputs.basemaps.Basemap`.
     page : static_map.Page, optional
         Paper, orientation and resolution of the PNG maps (default A4, fitted, 300 dpi).
+    extra : callable, optional
+        ``extra(stage) -> list of Path``: writes more files of the same set (e.g. a siting plan
+        under ``siting/``) through ``stage`` (see :func:`lifecircle.outputs.files.output_set`).
 
     Returns
     -------
@@ -116,6 +123,8 @@ def write_outputs(
             written += _write_report_products(
                 report_products, stage, run_map=run_files["paths"]["map"]
             )
+        if extra is not None:
+            written += extra(stage)
     return written
 
 

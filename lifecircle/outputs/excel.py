@@ -85,12 +85,20 @@ def write_workbook(
     maps : list of (str, str), optional
         (title, relative path) of the maps written with the report, listed on the About sheet.
     """
+    write_tables(path, report_sheets(report, maps), f"{report.title.zh} / {report.title.en}")
+
+
+def write_tables(path: Path, sheets: dict[str, DisplayTable], title: str) -> None:
+    """Write display tables as the sheets of a workbook at ``path`` (not atomic: see bundle).
+
+    Every sheet gets the report workbook's layout: numbers as numbers with their formats, text
+    never a formula, filter, frozen header, A4 landscape print set-up with ``title`` on top.
+    """
     from openpyxl import Workbook
 
     book = Workbook()
     book.remove(book.active)
-    title = f"{report.title.zh} / {report.title.en}"
-    for name, table in report_sheets(report, maps).items():
+    for name, table in sheets.items():
         sheet = book.create_sheet(name)
         _fill(sheet, table)
         _finish(sheet, title)

@@ -547,3 +547,18 @@ def exact_duplicates(layer: gpd.GeoDataFrame) -> np.ndarray:
         }
     )
     return keys.duplicated(keep="first").to_numpy()
+
+
+def read_spec(path: Path, spec: Any) -> gpd.GeoDataFrame:
+    """:func:`read_layer` with a layer spec's ``crs``, ``x``/``y``, ``layer``, ``sheet``,
+    ``where`` and ``name_field`` (a profile's layer source or a scenario's layer entry)."""
+    return read_layer(
+        path,
+        crs=spec.crs,
+        x=spec.x,
+        y=spec.y,
+        layer=spec.layer,
+        sheet=spec.sheet,
+        where=spec.where,
+        name_field=spec.name_field,
+    )
