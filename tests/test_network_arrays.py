@@ -45,6 +45,7 @@ def assert_same_network(arrays, reference) -> None:
     assert np.abs(a["length"].to_numpy() - b["length"].to_numpy()).max() < 1e-6
     assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(), 1e-6).all()
     assert a["highway"].tolist() == b["highway"].tolist()
+    assert a["name"].tolist() == b["name"].tolist()
     assert np.array_equal(arrays.node_component, reference.node_component)
     assert arrays.main_component == reference.main_component
 

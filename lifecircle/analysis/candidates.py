@@ -158,24 +158,17 @@ def candidate_snaps(candidates: gpd.GeoDataFrame) -> pd.DataFrame:
 def street_names(network: WalkNetwork, edge_rows: np.ndarray) -> np.ndarray:
     """Names of the streets (edges of ``network.edges``), ``""`` where none is known.
 
-    Names come from the osmnx graph of a network loaded online; a network read from a file into
-    arrays carries no names (all ``""``).
+    Names come from the edge table's ``name`` column (OpenStreetMap ``name`` of the ways; a
+    merged edge of several names lists them, joined by " / ").
     """
-    graph = network.source_graph
-    if graph is None or len(edge_rows) == 0:
+    if len(edge_rows) == 0 or "name" not in network.edges:
         return np.full(len(edge_rows), "", dtype=object)
-    edges = network.edges
-    unique, inverse = np.unique(edge_rows, return_inverse=True)
-    names = []
-    for u, v, key in zip(
-        edges["u"].to_numpy()[unique], edges["v"].to_numpy()[unique],
-        edges["key"].to_numpy()[unique], strict=True,
-    ):
-        name = (graph.get_edge_data(u, v, key) or {}).get("name")
-        if isinstance(name, list):
-            name = " / ".join(str(n) for n in name)
-        names.append(name if isinstance(name, str) else "")
-    return np.array(names, dtype=object)[inverse]
+    names = network.edges["name"].to_numpy()[np.asarray(edge_rows, dtype=np.int64)]
+    return np.array(
+        [" / ".join(map(str, n)) if isinstance(n, list) else (n if isinstance(n, str) else "")
+         for n in names],
+        dtype=object,
+    )
 
 
 def coverage_matrix(

@@ -41,8 +41,8 @@ class WalkNetwork:
         One row per edge with integer node positions ``u_pos``/``v_pos`` (into ``node_ids``),
         OSM node ids ``u`` ≤ ``v``, ``key`` (tells parallel edges apart), ``highway`` (the
         OSM class, or a list of them when the edge merges ways of several classes, as in
-        osmnx), ``length`` (m, measured in the projected CRS) and ``geometry`` oriented from u
-        to v. Rows are sorted by ``u``, ``v`` and ``length``, whichever way the network was
+        osmnx), ``name`` (the same for the ways' names; None when unnamed), ``length`` (m,
+        measured in the projected CRS) and ``geometry`` oriented from u to v. Rows are sorted by ``u``, ``v`` and ``length``, whichever way the network was
         built.
     node_ids : numpy.ndarray
         OSM node ids; position ``i`` is node ``i`` of the sparse graph.
@@ -161,7 +161,10 @@ def walking_network_from_segments(segments: StreetSegments, projected_crs: str) 
             "u": segments.node_id[edge_u],
             "v": segments.node_id[edge_v],
             "key": 0,
-            "highway": _edge_highways(edge_of_segment, segments, len(edge_u)),
+            "highway": _edge_values(
+                edge_of_segment, segments.highway, segments.highway_values, len(edge_u)
+            ),
+            "name": _edge_values(edge_of_segment, segments.name, segments.name_values, len(edge_u)),
         }
     )
     edges = _canonical_edges(edges, geoms, node_ids, projected_crs)
@@ -169,23 +172,26 @@ def walking_network_from_segments(segments: StreetSegments, projected_crs: str) 
     return _network(edges, node_ids, projected_crs)
 
 
-def _edge_highways(edge_of_segment: np.ndarray, segments: StreetSegments, n_edges: int) -> list:
-    """Each edge's ``highway`` value, or the sorted list of them when its ways differ (the
-    osmnx convention for merged edges)."""
-    kept = edge_of_segment >= 0
-    pairs = np.unique(np.c_[edge_of_segment[kept], segments.highway[kept]], axis=0)
-    values = np.asarray(segments.highway_values, dtype=object)
-    out: list = list(values[pairs[:, 1]]) if len(pairs) else []
-    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]] if len(pairs) else np.zeros(0, bool)
-    highways: list = [None] * n_edges
-    for edge, value, is_first in zip(pairs[:, 0].tolist(), out, first.tolist(), strict=True):
+def _edge_values(
+    edge_of_segment: np.ndarray, codes: np.ndarray, values: tuple, n_edges: int
+) -> list:
+    """Each edge's value of a way tag, the sorted list of them when its ways differ, None when
+    none of its ways has one (osmnx's convention for merged edges)."""
+    kept = (edge_of_segment >= 0) & np.array([v is not None for v in values], dtype=bool)[codes]
+    pairs = np.unique(np.c_[edge_of_segment[kept], codes[kept]], axis=0)
+    out: list = [None] * n_edges
+    if len(pairs) == 0:
+        return out
+    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
+    for edge, code, is_first in zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), first.tolist(),
+                                    strict=True):
         if is_first:
-            highways[edge] = value
+            out[edge] = values[code]
         else:
-            previous = highways[edge]
-            highways[edge] = sorted({*(previous if isinstance(previous, list) else [previous]),
-                                     value})
-    return highways
+            previous = out[edge]
+            out[edge] = sorted({*(previous if isinstance(previous, list) else [previous]),
+                                values[code]})
+    return out
 
 
 def _canonical_paths(
@@ -236,11 +242,13 @@ def _edge_frame(graph: nx.MultiGraph, node_ids: np.ndarray, crs: str) -> gpd.Geo
     nodes, edges = ox.graph_to_gdfs(graph, fill_edge_geometry=True)
     edges = edges.reset_index()
     # osmnx lists the classes of merged ways in set order: sorted here, as the arrays builder.
-    edges["highway"] = [
-        sorted(h) if isinstance(h, list) else h for h in edges.get("highway", [None] * len(edges))
-    ]
+    for tag in ("highway", "name"):
+        edges[tag] = [
+            sorted(h) if isinstance(h, list) else (None if pd.isna(h) else h)
+            for h in edges.get(tag, [None] * len(edges))
+        ]
     geoms = _orient_from_u(edges, nodes)
-    edges = _canonical_edges(edges[["u", "v", "key", "highway"]], geoms, node_ids, crs)
+    edges = _canonical_edges(edges[["u", "v", "key", "highway", "name"]], geoms, node_ids, crs)
     nx.set_edge_attributes(
         graph,
         dict(zip(zip(edges["u"], edges["v"], edges["key"], strict=True), edges["length"], strict=True)),
@@ -271,7 +279,8 @@ def _canonical_edges(
     out = pd.DataFrame(
         {"u": np.where(flip, v, u), "v": np.where(flip, u, v), "key": edges["key"].to_numpy()}
     )
-    out["highway"] = edges["highway"].to_numpy() if "highway" in edges else None
+    for tag in ("highway", "name"):
+        out[tag] = edges[tag].to_numpy() if tag in edges else None
     # Lengths measured in the projected CRS: osmnx's great-circle lengths use a sphere, which
     # is ~0.2% short for east-west streets at Shanghai's latitude; UTM is within 0.04%.
     out["length"] = shapely.length(geoms)
@@ -280,7 +289,7 @@ def _canonical_edges(
     out = out.iloc[order].reset_index(drop=True)
     out["u_pos"] = np.searchsorted(node_ids, out["u"].to_numpy())
     out["v_pos"] = np.searchsorted(node_ids, out["v"].to_numpy())
-    columns = ["u", "v", "key", "highway", "length", "geometry", "u_pos", "v_pos"]
+    columns = ["u", "v", "key", "highway", "name", "length", "geometry", "u_pos", "v_pos"]
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs=crs)
 
 
@@ -299,8 +308,8 @@ def graph_from_edges(edges: gpd.GeoDataFrame, node_ids: np.ndarray, crs: str) ->
     Returns
     -------
     networkx.MultiGraph
-        Nodes (OSM ids) with ``x``/``y``; edges ``(u, v, key)`` with ``highway``, ``length``
-        and ``geometry``.
+        Nodes (OSM ids) with ``x``/``y``; edges ``(u, v, key)`` with ``highway``, ``name``,
+        ``length`` and ``geometry``.
     """
     geoms = edges.geometry.to_numpy()
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
@@ -314,10 +323,11 @@ def graph_from_edges(edges: gpd.GeoDataFrame, node_ids: np.ndarray, crs: str) ->
         (int(n), {"x": float(a), "y": float(b)}) for n, a, b in zip(node_ids, x, y, strict=True)
     )
     graph.add_edges_from(
-        (int(a), int(b), int(k), {"highway": h, "length": float(length), "geometry": geom})
-        for a, b, k, h, length, geom in zip(
-            edges["u"], edges["v"], edges["key"], edges["highway"], edges["length"], geoms,
-            strict=True,
+        (int(a), int(b), int(k),
+         {"highway": h, "name": name, "length": float(length), "geometry": geom})
+        for a, b, k, h, name, length, geom in zip(
+            edges["u"], edges["v"], edges["key"], edges["highway"], edges["name"],
+            edges["length"], geoms, strict=True,
         )
     )
     return graph

@@ -23,8 +23,15 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from ..errors import DataError, NetworkError
-from ._osm_common import GET_AN_EXTRACT, check_polygon, file_kind, format_bounds, unreadable
+from ..errors import NetworkError
+from ._osm_common import (
+    check_network_file,
+    check_polygon,
+    file_kind,
+    no_walkable_ways,
+    not_covering,
+    unreadable,
+)
 from .osm import is_walkable
 
 #: Way tags the walking filter reads.
@@ -54,6 +61,10 @@ class StreetSegments:
         The way's ``highway`` value, as a position in ``highway_values`` (int16).
     highway_values : tuple of str
         The distinct ``highway`` values.
+    name : numpy.ndarray
+        The way's ``name``, as a position in ``name_values`` (int32).
+    name_values : tuple of str or None
+        The distinct names; None for ways without one.
     source : str
         Name of the file read.
     """
@@ -66,6 +77,8 @@ class StreetSegments:
     way_id: np.ndarray
     highway: np.ndarray
     highway_values: tuple[str, ...]
+    name: np.ndarray
+    name_values: tuple[str | None, ...]
     source: str
 
     @property
@@ -127,6 +140,7 @@ class StreetSegments:
             v=new_position[v],
             way_id=self.way_id[keep_segment],
             highway=self.highway[keep_segment],
+            name=self.name[keep_segment],
         )
 
 
@@ -151,18 +165,14 @@ def read_street_segments(
 
     Raises
     ------
-    DataError
-        When the file does not exist.
+    InputFileError
+        When the file does not exist or is a folder.
     NetworkError
         When the file cannot be read as OSM data, has no walkable ways, or has none inside
         ``polygon_wgs84`` (the message gives both extents).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"OSM network file {path} does not exist. Check `network.osm_file` in the profile "
-            f"(or --osm-file). {GET_AN_EXTRACT}."
-        )
+    check_network_file(path)
     kind = file_kind(path, NetworkError)
     check_polygon(polygon_wgs84)
     try:
@@ -170,20 +180,12 @@ def read_street_segments(
     except (RuntimeError, ValueError, OSError) as exc:
         raise unreadable(path, exc, NetworkError) from exc
     if segments.n_segments == 0 and polygon_wgs84 is None:
-        raise NetworkError(
-            f"OSM file {path.name} contains no walkable ways (highway=* open to pedestrians). "
-            f"{GET_AN_EXTRACT}."
-        )
+        raise no_walkable_ways(path)
     if polygon_wgs84 is None:
         return segments
     clipped = segments.clip(polygon_wgs84)
     if clipped.n_segments == 0:
-        raise NetworkError(
-            f"The OSM extract {path.name} does not cover the study area: it has no "
-            f"walkable ways inside it. Extract extent (W, S, E, N): "
-            f"{format_bounds(_file_bounds(path, kind) or segments.bounds())}; study area "
-            f"extent: {format_bounds(polygon_wgs84.bounds)}. {GET_AN_EXTRACT}."
-        )
+        raise not_covering(path, _file_bounds(path, kind) or segments.bounds(), polygon_wgs84)
     return clipped
 
 
@@ -210,15 +212,18 @@ def _read_walkable_ways(path: Path, kind: str) -> StreetSegments:
     )
     # Typed arrays, not lists: 8 bytes per value instead of a Python int object each.
     refs, xs, ys = array("q"), array("q"), array("q")
-    way_ids, way_sizes, way_highway = array("q"), array("q"), array("q")
+    way_ids, way_sizes = array("q"), array("q")
+    way_highway, way_name = array("q"), array("q")
     append_ref, append_x, append_y = refs.append, xs.append, ys.append
     highway_code: dict[str, int] = {}
+    name_code: dict[str | None, int] = {None: 0}
     for way in processor:
         tags = way.tags
         filter_tags = {key: tags.get(key) for key in _FILTER_TAGS}
         if not is_walkable(filter_tags):
             continue
         way_highway.append(highway_code.setdefault(filter_tags["highway"], len(highway_code)))
+        way_name.append(name_code.setdefault(tags.get("name"), len(name_code)))
         nodes = way.nodes
         # One plain loop: pyosmium builds a Python object per node reference, so each node is
         # touched once (this loop is most of the reading time). Missing nodes are dropped
@@ -230,10 +235,11 @@ def _read_walkable_ways(path: Path, kind: str) -> StreetSegments:
             append_y(location.y)
         way_ids.append(way.id)
         way_sizes.append(len(nodes))
-    arrays = (refs, xs, ys, way_ids, way_sizes, way_highway)
+    arrays = (refs, xs, ys, way_ids, way_sizes, way_highway, way_name)
     return _segments_from_ways(
         *(np.frombuffer(values, dtype=np.int64) for values in arrays),
         highway_values=tuple(highway_code),
+        name_values=tuple(name_code),
         source=path.name,
     )
 
@@ -245,8 +251,10 @@ def _segments_from_ways(
     way_ids: np.ndarray,
     way_sizes: np.ndarray,
     way_highway: np.ndarray,
+    way_name: np.ndarray,
     *,
     highway_values: tuple[str, ...],
+    name_values: tuple[str | None, ...],
     source: str,
 ) -> StreetSegments:
     """Consecutive node pairs of every way; nodes numbered by sorted OSM id.
@@ -271,6 +279,8 @@ def _segments_from_ways(
         way_id=way_ids[way_of_ref[pair]],
         highway=way_highway[way_of_ref[pair]].astype(np.int16),
         highway_values=highway_values,
+        name=way_name[way_of_ref[pair]].astype(np.int32),
+        name_values=name_values,
         source=source,
     )
 
