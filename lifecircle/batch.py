@@ -256,9 +256,31 @@ def run_batch(
     LifecircleError
         When the profile's network is not a local file, or no piece has any compound.
     """
-    from dask.distributed import as_completed
-
     say = progress or (lambda _: None)
+    profile = _file_network_profile(profile, osm_file)
+    folder = Path(out) if out is not None else settings.data_processed_folder / f"{profile.name}_batch"
+    pieces = batch_areas(profile, areas_source, name_field=name_field)
+    profiles = piece_profiles(profile, pieces, folder / "pieces")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    streets = _shared_streets(profile, pieces)
+    timings["read extract"] = time.perf_counter() - start
+    say(f"read {streets.source} once: {streets.n_segments:,} walkable segments")
+    start = time.perf_counter()
+    with _dask_client(scheduler, workers) as client:
+        n_workers = len(client.scheduler_info()["workers"])
+        say(f"running {len(profiles)} pieces on {n_workers} Dask worker(s)")
+        done = _run_pieces(client, profiles, streets, folder / "pieces", say)
+    timings["pieces"] = time.perf_counter() - start
+    start = time.perf_counter()
+    batch = merge_pieces(profile, pieces, sorted(done, key=lambda p: list(profiles).index(p.name)))
+    batch.timings = timings | {"merge": time.perf_counter() - start}
+    batch.workers = n_workers
+    return batch
+
+
+def _file_network_profile(profile: Profile | str | Path, osm_file: str | Path | None) -> Profile:
+    """The batch's profile, its network from a local file (required: it is read once)."""
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
     if osm_file is not None:
@@ -269,38 +291,34 @@ def run_batch(
             "a batch reads its street network once from a local OpenStreetMap file: set "
             "network: {source: osm_file, osm_file: ...} in the profile, or give --osm-file"
         )
-    folder = Path(out) if out is not None else settings.data_processed_folder / f"{profile.name}_batch"
-    timings: dict[str, float] = {}
-    pieces = batch_areas(profile, areas_source, name_field=name_field)
-    profiles = piece_profiles(profile, pieces, folder / "pieces")
-    start = time.perf_counter()
-    streets = _shared_streets(profile, pieces)
-    timings["read extract"] = time.perf_counter() - start
-    say(f"read {streets.source} once: {streets.n_segments:,} walkable segments")
-    start = time.perf_counter()
-    with _dask_client(scheduler, workers) as client:
-        n_workers = len(client.scheduler_info()["workers"])
-        say(f"running {len(profiles)} pieces on {n_workers} Dask worker(s)")
-        shared = client.scatter(streets, broadcast=True)
-        futures = [
-            client.submit(run_piece, piece_profile, shared,
-                          str(folder / "pieces" / _slug(name)), key=f"piece-{_slug(name)}",
-                          pure=False)
-            for name, piece_profile in profiles.items()
-        ]
-        done = []
-        for future in as_completed(futures):
-            piece = future.result()
-            done.append(piece)
-            state = f"skipped ({piece.skipped.splitlines()[0][:80]})" if piece.skipped else (
-                f"{len(piece.compounds):,} compounds, {piece.seconds:.1f} s")
-            say(f"  {piece.name}: {state}")
-    timings["pieces"] = time.perf_counter() - start
-    start = time.perf_counter()
-    batch = merge_pieces(profile, pieces, sorted(done, key=lambda p: list(profiles).index(p.name)))
-    batch.timings = timings | {"merge": time.perf_counter() - start}
-    batch.workers = n_workers
-    return batch
+    return profile
+
+
+def _run_pieces(
+    client: Any,
+    profiles: dict[str, Profile],
+    streets: osm_arrays.StreetSegments,
+    folder: Path,
+    say: Callable[[str], None],
+) -> list[Piece]:
+    """Submit one Dask task per piece (the streets sent to every worker once); collect them
+    as they finish."""
+    from dask.distributed import as_completed
+
+    shared = client.scatter(streets, broadcast=True)
+    futures = [
+        client.submit(run_piece, piece_profile, shared, str(folder / _slug(name)),
+                      key=f"piece-{_slug(name)}", pure=False)
+        for name, piece_profile in profiles.items()
+    ]
+    done = []
+    for future in as_completed(futures):
+        piece = future.result()
+        done.append(piece)
+        state = f"skipped ({piece.skipped.splitlines()[0][:80]})" if piece.skipped else (
+            f"{len(piece.compounds):,} compounds, {piece.seconds:.1f} s")
+        say(f"  {piece.name}: {state}")
+    return done
 
 
 def _shared_streets(profile: Profile, pieces: gpd.GeoDataFrame) -> osm_arrays.StreetSegments:

@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import ConvexHull, QhullError
 from scipy.stats import binomtest
 
 from .. import crs, settings
@@ -299,12 +300,22 @@ def network_coverage(
     NetworkCoverage
     """
     coordinates = shapely.get_coordinates(network.edges.geometry.values)
-    extent = shapely.buffer(shapely.convex_hull(shapely.multipoints(coordinates)), reach_m)
+    extent = shapely.buffer(_convex_hull(coordinates), reach_m)
     area = study_area.to_crs(network.crs).union_all()
     share = shapely.area(shapely.intersection(area, extent)) / area.area if area.area else 1.0
     points = representative_points(gpd.GeoDataFrame(geometry=compounds)).to_crs(network.crs)
     outside = int((~shapely.contains_xy(extent, points.x.to_numpy(), points.y.to_numpy())).sum())
     return NetworkCoverage(float(share), outside, len(points))
+
+
+def _convex_hull(coordinates: np.ndarray) -> shapely.Geometry:
+    """Convex hull of many points: qhull on the array (a GEOS multipoint of a city's millions
+    of vertices would take a gigabyte); GEOS for the degenerate few-point cases."""
+    try:
+        hull = ConvexHull(coordinates)
+    except (QhullError, ValueError):
+        return shapely.convex_hull(shapely.multipoints(coordinates))
+    return shapely.Polygon(coordinates[hull.vertices])
 
 
 def warn_partial_network(found: NetworkCoverage, network_source: str) -> None:

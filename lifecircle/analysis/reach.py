@@ -230,6 +230,16 @@ def _n_chunks(sources: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
+def _search_state(n_nodes):  # noqa: ANN001, ANN202
+    """A search's work arrays: distances (all inf), settled nodes, and the heap."""
+    dist = np.full(n_nodes, np.inf)
+    settled = np.empty(1024, dtype=np.int64)
+    heap_d = np.empty(1024, dtype=np.float64)
+    heap_n = np.empty(1024, dtype=np.int64)
+    return dist, settled, heap_d, heap_n
+
+
+@numba.njit(cache=True)
 def _search(indptr, indices, weights, source, limit, dist, settled, heap_d, heap_n):  # noqa: ANN001, ANN202
     """Dijkstra from one source up to ``limit``; return the settled nodes (in order) and count.
 
@@ -322,10 +332,7 @@ def _count_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra
     n_thresholds = len(thresholds)
     limit = thresholds.max()
     counts = np.zeros((n_targets, n_thresholds), dtype=np.int64)
-    dist = np.full(len(indptr) - 1, np.inf)
-    settled = np.empty(1024, dtype=np.int64)
-    heap_d = np.empty(1024, dtype=np.float64)
-    heap_n = np.empty(1024, dtype=np.int64)
+    dist, settled, heap_d, heap_n = _search_state(len(indptr) - 1)
     for source in sources:
         settled, n_settled, heap_d, heap_n = _search(
             indptr, indices, weights, source, limit, dist, settled, heap_d, heap_n
@@ -345,10 +352,7 @@ def _count_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra
 
 @numba.njit(nogil=True, cache=True)
 def _pairs_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra, limit):  # noqa: ANN001, ANN202, E501
-    dist = np.full(len(indptr) - 1, np.inf)
-    settled = np.empty(1024, dtype=np.int64)
-    heap_d = np.empty(1024, dtype=np.float64)
-    heap_n = np.empty(1024, dtype=np.int64)
+    dist, settled, heap_d, heap_n = _search_state(len(indptr) - 1)
     out_source = np.empty(1024, dtype=np.int64)
     out_target = np.empty(1024, dtype=np.int64)
     out_walk = np.empty(1024, dtype=np.float64)
@@ -377,10 +381,7 @@ def _pairs_chunk(indptr, indices, weights, sources, target_ptr, target_of, extra
 @numba.njit(nogil=True, cache=True)
 def _reach_chunk(indptr, indices, weights, sources, limit):  # noqa: ANN001, ANN202
     per_source = np.zeros(len(sources), dtype=np.int64)
-    dist = np.full(len(indptr) - 1, np.inf)
-    settled = np.empty(1024, dtype=np.int64)
-    heap_d = np.empty(1024, dtype=np.float64)
-    heap_n = np.empty(1024, dtype=np.int64)
+    dist, settled, heap_d, heap_n = _search_state(len(indptr) - 1)
     out_nodes = np.empty(1024, dtype=np.int64)
     out_dists = np.empty(1024, dtype=np.float64)
     n_out = 0

@@ -8,7 +8,7 @@ from typing import Any
 import osmnx as ox
 from shapely.geometry import MultiPolygon, Polygon
 
-from ..errors import CRSError, DataError, LifecircleError
+from ..errors import CRSError, DataError, InputFileError, LifecircleError, NetworkError
 
 #: CRS of every graph and feature layer this module returns.
 OSM_CRS = "EPSG:4326"
@@ -75,3 +75,31 @@ def check_polygon(polygon: Any, *, required: bool = False) -> None:
             f"The study-area polygon's extent {format_bounds(polygon.bounds)} is not WGS84 "
             "longitude/latitude (projected metres?): reproject it to EPSG:4326 first."
         )
+
+
+def check_network_file(path: Path) -> None:
+    """Raise when the network's OSM file is missing or a folder (both readers say the same)."""
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"OSM network file {path} {problem}. Check `network.osm_file` in the profile "
+            f"(or --osm-file). {GET_AN_EXTRACT}."
+        )
+
+
+def no_walkable_ways(path: Path) -> NetworkError:
+    return NetworkError(
+        f"OSM file {path.name} contains no walkable ways (highway=* open to pedestrians). "
+        f"{GET_AN_EXTRACT}."
+    )
+
+
+def not_covering(
+    path: Path, extract_bounds: tuple[float, ...] | None, polygon: Polygon | MultiPolygon
+) -> NetworkError:
+    return NetworkError(
+        f"The OSM extract {path.name} does not cover the study area: it has no "
+        f"walkable ways inside it. Extract extent (W, S, E, N): "
+        f"{format_bounds(extract_bounds)}; study area extent: "
+        f"{format_bounds(polygon.bounds)}. {GET_AN_EXTRACT}."
+    )

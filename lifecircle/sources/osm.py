@@ -31,13 +31,16 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from .. import settings
 from .._atomic import write_atomic
-from ..errors import DataError, InputFileError, NetworkError, OfflineError
+from ..errors import DataError, NetworkError, OfflineError
 from ._osm_common import (
     GET_AN_EXTRACT,
     OSM_CRS,
+    check_network_file,
     check_polygon,
     file_kind,
     format_bounds,
+    no_walkable_ways,
+    not_covering,
     unreadable,
     useful_way_tags,
 )
@@ -112,12 +115,7 @@ def graph_from_osm_file(
         ``polygon_wgs84`` (the message gives both extents).
     """
     path = Path(path)
-    if not path.is_file():
-        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise InputFileError(
-            f"OSM network file {path} {problem}. Check `network.osm_file` in the profile "
-            f"(or --osm-file). {GET_AN_EXTRACT}."
-        )
+    check_network_file(path)
     kind = file_kind(path, NetworkError)
     check_polygon(polygon_wgs84)
 
@@ -129,21 +127,13 @@ def graph_from_osm_file(
 
     graph = _without_isolated_nodes(_walkable_subgraph(raw))
     if graph.number_of_edges() == 0 and polygon_wgs84 is None:
-        raise NetworkError(
-            f"OSM file {path.name} contains no walkable ways (highway=* open to pedestrians). "
-            f"{GET_AN_EXTRACT}."
-        )
+        raise no_walkable_ways(path)
     if polygon_wgs84 is not None:
         walkable_bounds = _graph_bounds(graph)
         if graph.number_of_edges() > 0:
             graph = _truncate_to_polygon(graph, polygon_wgs84)
         if graph.number_of_edges() == 0:
-            raise NetworkError(
-                f"The OSM extract {path.name} does not cover the study area: it has no "
-                f"walkable ways inside it. Extract extent (W, S, E, N): "
-                f"{format_bounds(_file_bounds(path, walkable_bounds))}; study area extent: "
-                f"{format_bounds(polygon_wgs84.bounds)}. {GET_AN_EXTRACT}."
-            )
+            raise not_covering(path, _file_bounds(path, walkable_bounds), polygon_wgs84)
 
     graph = _simplified(graph)
     graph.graph["osm_source"] = path.name
