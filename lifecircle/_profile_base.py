@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .crs import canonical_crs
@@ -21,6 +23,23 @@ class _Strict(BaseModel):
         except CRSError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+
+class _FileLayer(_Strict):
+    """How to read a layer file: its coordinate system, columns, layer or sheet, and a filter.
+
+    Shared by profile layer sources and scenario files, which read files the same way
+    (:func:`lifecircle.sources.tables.read_layer`).
+    """
+
+    file: Path | None = None
+    crs: str = "wgs84"
+    x: str | None = None
+    y: str | None = None
+    layer: str | None = None
+    sheet: str | int | None = None
+    name_field: str | None = None
+    where: dict[str, str | list[str]] | None = None
 
 
 class Label(_Strict):

@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
-from ._profile_base import Label, _Strict
+from ._profile_base import Label, _FileLayer, _Strict
 from ._profile_text import DuplicateKeyError, UniqueKeyLoader, read_profile_text
 from ._profile_text import builtin_profiles as builtin_profiles  # public here
 from .errors import InputFileError, ProfileError
@@ -35,7 +35,7 @@ _ENV_PATTERN = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default
 _PKGDATA_PATTERN = re.compile(r"^pkgdata:/+(?P<package>[A-Za-z_][\w.]*)/(?P<file>.+)$")
 
 
-class LayerSource(_Strict):
+class LayerSource(_FileLayer):
     """Where a point or polygon layer comes from: OpenStreetMap tags and/or a table file.
 
     Exactly one of ``osm_tags`` or ``file`` must be given. A file of addresses without
@@ -45,14 +45,6 @@ class LayerSource(_Strict):
     """
 
     osm_tags: dict[str, bool | str | list[str]] | None = None
-    file: Path | None = None
-    crs: str = "wgs84"
-    x: str | None = None
-    y: str | None = None
-    layer: str | None = None
-    sheet: str | int | None = None
-    name_field: str | None = None
-    where: dict[str, str | list[str]] | None = None
     credit: str | None = None
     label: str | None = None
     capacity_field: str | None = None

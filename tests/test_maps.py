@@ -19,7 +19,7 @@ import shapely
 
 import lifecircle as lc
 from lifecircle import crs, settings
-from lifecircle.errors import DataError, LifecircleError, ProfileError
+from lifecircle.errors import DataError, LifecircleError, LifecircleWarning, ProfileError
 from lifecircle.outputs import _packed, basemaps, map_context, web_map
 from lifecircle.outputs import html as html_out
 from lifecircle.sources import context as water_source
@@ -404,6 +404,11 @@ def test_water_is_read_from_the_osm_file_and_drawn(tmp_path, inputs):
     # A file without water is skipped without parsing it; so is a run with no OSM source.
     assert water_source.water_features(area, osm_file=write_osm(tmp_path / "dry.osm", streets)) is None
     assert water_source.water_features(area) is None
+    # An unreadable source is context lost, not a failed run: a warning says why.
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"not a pbf file")
+    with pytest.warns(LifecircleWarning, match="without rivers and lakes"):
+        assert water_source.water_features(area, osm_file=broken) is None
     context = map_context.map_context(inputs["network"], water)
     page = html_out.render_html(build_map(inputs, context=context))
     assert "水系 / Water" in control_names(page)[1]

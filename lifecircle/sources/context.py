@@ -10,12 +10,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import re
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 from shapely.geometry import MultiPolygon, Polygon
 
-from ..errors import LifecircleError
+from ..errors import LifecircleError, LifecircleWarning
 from ._osm_common import OSM_CRS, file_kind
 from .osm_features import features_from_osm
 
@@ -66,7 +67,8 @@ def water_features(
     -------
     geopandas.GeoDataFrame or None
         EPSG:4326 polygons and lines with ``osm_id`` and ``name``; None when there is no water
-        or it cannot be read (water is context, never a reason to fail a run).
+        or it cannot be read (water is context, never a reason to fail a run: a
+        :class:`~lifecircle.errors.LifecircleWarning` says why it is missing).
     """
     try:
         if osm_file is not None:
@@ -78,7 +80,14 @@ def water_features(
             water = features_from_osm(WATER_TAGS, polygon_wgs84, cache_dir=cache_dir)
         else:
             return None
-    except (LifecircleError, OSError):
+    except (LifecircleError, OSError) as exc:
+        # Water is context: the run goes on, but the user learns why the map has none.
+        warnings.warn(
+            f"water areas for the maps could not be read ({exc}); the maps are drawn without "
+            "rivers and lakes",
+            LifecircleWarning,
+            stacklevel=2,
+        )
         return None
     if water is None or water.empty:
         return None

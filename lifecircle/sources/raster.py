@@ -57,51 +57,11 @@ def zonal_population(raster_path: str | Path, zones: gpd.GeoDataFrame) -> pd.Ser
         When some zones lie (partly) outside the raster: their sums miss those parts.
     """
     path = Path(raster_path)
-    if not path.is_file():
-        raise DataError(
-            f"population raster {path} does not exist: check 'population.raster' in the profile"
-        )
     if zones.crs is None:
         raise CRSError("the zones to sum the population raster over have no coordinate system")
-    try:
-        src = rasterio.open(path)
-    except RasterioIOError as exc:
-        raise DataError(
-            f"population raster {path} cannot be read ({exc}): give a GeoTIFF of residents per cell"
-        ) from None
-    with src:
-        if src.crs is None:
-            raise CRSError(
-                f"population raster {path} has no coordinate system: add one (e.g. with "
-                "gdal_edit.py -a_srs EPSG:4326) or export it again as a GeoTIFF"
-            )
+    with _open_population_raster(path) as src:
         geoms = zones.to_crs(src.crs).geometry
-        raster_box = shapely.box(*src.bounds)
-        shape = (src.height, src.width)
-        sums = np.full(len(geoms), np.nan)
-        outside = []
-        for i, geom in enumerate(geoms):
-            if geom is None or geom.is_empty:
-                continue
-            if not geom.intersects(raster_box):
-                outside.append(i)
-                continue
-            if geom.difference(raster_box).area > _OUTSIDE_TOLERANCE * geom.area:
-                outside.append(i)
-            window = _cell_window(from_bounds(*geom.bounds, transform=src.transform), shape)
-            if window is None:
-                sums[i] = 0.0
-                continue
-            values = src.read(1, window=window, masked=True)
-            inside = geometry_mask(
-                [geom],
-                out_shape=values.shape,
-                transform=src.window_transform(window),
-                invert=True,
-                all_touched=False,
-            )
-            data = np.ma.masked_invalid(values.astype(float))
-            sums[i] = float(data[inside].sum()) if np.ma.count(data[inside]) else 0.0
+        sums, outside = _zone_sums(src, geoms)
     if np.isnan(sums).all() and any(g is not None and not g.is_empty for g in geoms):
         raise DataError(
             f"population raster {path} does not overlap the study area: check that it covers "
@@ -117,6 +77,65 @@ def zonal_population(raster_path: str | Path, zones: gpd.GeoDataFrame) -> pd.Ser
             stacklevel=2,
         )
     return pd.Series(sums, index=zones.index, name="population")
+
+
+def _open_population_raster(path: Path) -> rasterio.io.DatasetReader:
+    """Open a population raster, or say plainly why it cannot be used."""
+    if not path.is_file():
+        raise DataError(
+            f"population raster {path} does not exist: check 'population.raster' in the profile"
+        )
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise DataError(
+            f"population raster {path} cannot be read ({exc}): give a GeoTIFF of residents per cell"
+        ) from None
+    if src.crs is None:
+        src.close()
+        raise CRSError(
+            f"population raster {path} has no coordinate system: add one (e.g. with "
+            "gdal_edit.py -a_srs EPSG:4326) or export it again as a GeoTIFF"
+        )
+    return src
+
+
+def _zone_sums(
+    src: rasterio.io.DatasetReader, geoms: gpd.GeoSeries
+) -> tuple[np.ndarray, list[int]]:
+    """Residents per zone (NaN for empty zones and zones off the raster), and the positions of
+    zones that lie partly or wholly outside the raster."""
+    raster_box = shapely.box(*src.bounds)
+    sums = np.full(len(geoms), np.nan)
+    outside = []
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            continue
+        if not geom.intersects(raster_box):
+            outside.append(i)
+            continue
+        if geom.difference(raster_box).area > _OUTSIDE_TOLERANCE * geom.area:
+            outside.append(i)
+        sums[i] = _cells_inside_sum(src, geom)
+    return sums, outside
+
+
+def _cells_inside_sum(src: rasterio.io.DatasetReader, geom: shapely.Geometry) -> float:
+    """Sum of the cells whose centre lies inside ``geom`` (nodata and non-finite left out)."""
+    shape = (src.height, src.width)
+    window = _cell_window(from_bounds(*geom.bounds, transform=src.transform), shape)
+    if window is None:
+        return 0.0
+    values = src.read(1, window=window, masked=True)
+    inside = geometry_mask(
+        [geom],
+        out_shape=values.shape,
+        transform=src.window_transform(window),
+        invert=True,
+        all_touched=False,
+    )
+    data = np.ma.masked_invalid(values.astype(float))
+    return float(data[inside].sum()) if np.ma.count(data[inside]) else 0.0
 
 
 def _cell_window(window: Window, shape: tuple[int, int]) -> Window | None:

@@ -37,7 +37,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from .. import settings
-from .._profile_base import Label, _Strict
+from .._profile_base import Label, _FileLayer, _Strict
 from .._profile_text import DuplicateKeyError, UniqueKeyLoader
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
@@ -55,18 +55,10 @@ class ScenarioPoint(_Strict):
     population: float | None = Field(default=None, ge=0)
 
 
-class _PointsOrFile(_Strict):
+class _PointsOrFile(_FileLayer):
     """Points written in the scenario, or a file read like a profile layer."""
 
     points: list[ScenarioPoint] | None = None
-    file: Path | None = None
-    crs: str = "wgs84"
-    x: str | None = None
-    y: str | None = None
-    layer: str | None = None
-    sheet: str | int | None = None
-    name_field: str | None = None
-    where: dict[str, str | list[str]] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> _PointsOrFile:
