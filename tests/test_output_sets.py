@@ -88,7 +88,8 @@ def test_output_folder_is_a_link_to_the_current_set_and_maps_link_into_it(result
     assert not [p for p in folder.rglob("*") if p.name.startswith(".")]  # nothing hidden in a set
 
     first = os.readlink(folder)
-    lc.write_outputs(retitled(result, "第二次"))
+    with pytest.warns(lc.LifecircleWarning, match="made from a different run"):
+        lc.write_outputs(retitled(result, "第二次"))
     second = os.readlink(folder)
     lc.write_outputs(retitled(result, "第三次"))
     sets = sorted(p.name for p in store.iterdir() if p.is_dir())
@@ -101,12 +102,49 @@ def test_output_folder_is_a_link_to_the_current_set_and_maps_link_into_it(result
 
 def test_a_run_replaces_a_report_set_whole_never_beside_it(result, here):
     lc.write_outputs(result, report=True)
-    lc.write_outputs(retitled(result, "只运行"))  # `lifecircle run`: no report in this set
+    with pytest.warns(lc.LifecircleWarning, match=r"report.*made from a different run"):
+        lc.write_outputs(retitled(result, "只运行"))  # `lifecircle run`: no report in this set
     folder = here / "data" / "processed" / "reportstudy"
     assert not (folder / "report").exists()
     assert not (here / "maps" / "reportstudy_gaps.html").exists()  # its link was dropped
     assert not (here / "maps" / "reportstudy_gaps.html").is_symlink()
     assert "只运行" in (here / "maps" / "reportstudy.html").read_text(encoding="utf-8")
+
+
+def _extra_file(name: str, text: str):
+    """An ``extra`` writer for write_outputs, as `lifecircle site` adds its plan."""
+
+    def write(stage):
+        path = stage(lc.settings.data_processed_folder / "reportstudy" / "siting" / name / "sites.csv")
+        path.write_text(text, encoding="utf-8")
+        return [path]
+
+    return write
+
+
+def test_products_of_the_same_run_stay_when_it_is_written_again(result, here):
+    # `report`, then `site nursery`, then `site culture`, then `run`: the same run each time,
+    # so the report and both plans stay valid and stay, even after the first set is cleaned.
+    lc.write_outputs(result, report=True)
+    before = output_snapshot(here)
+    lc.write_outputs(result, extra=_extra_file("nursery", "plan A"))
+    lc.write_outputs(result, extra=_extra_file("culture", "plan B"))
+    lc.write_outputs(result)
+    after = output_snapshot(here)
+    assert {key: after[key] for key in before} == before
+    assert after.keys() - before.keys() == {
+        "out/siting/nursery/sites.csv", "out/siting/culture/sites.csv"
+    }
+    assert (here / "maps" / "reportstudy_gaps.html").is_symlink()  # still linked, and resolves
+    store = here / "data" / "processed" / ".reportstudy.versions"
+    assert len([entry for entry in store.iterdir() if entry.is_dir()]) == 2  # current + previous
+
+
+def test_a_product_of_the_same_run_is_replaced_when_it_is_written_again(result, here):
+    lc.write_outputs(result, extra=_extra_file("nursery", "plan A"))
+    lc.write_outputs(result, extra=_extra_file("nursery", "plan C"))
+    folder = here / "data" / "processed" / "reportstudy"
+    assert (folder / "siting" / "nursery" / "sites.csv").read_text(encoding="utf-8") == "plan C"
 
 
 def test_stale_staging_and_stray_links_are_cleaned_on_the_next_run(result, here):

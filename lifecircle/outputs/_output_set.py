@@ -31,6 +31,7 @@ import shutil
 import signal
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 import filelock
 
 from .. import settings
-from ..errors import LifecircleError, OutputError
+from ..errors import LifecircleError, LifecircleWarning, OutputError
 
 #: Suffix of the hidden store folder beside an output folder.
 STORE_SUFFIX = ".versions"
@@ -179,6 +180,7 @@ def output_set(
     *,
     maps_dir: str | Path | None = None,
     log: dict[str, Any] | None = None,
+    keep_if_unchanged: str | None = None,
 ) -> Iterator[Callable[[str | Path], Path]]:
     """Write a whole output set and switch it in only when every file is written.
 
@@ -192,6 +194,12 @@ def output_set(
     log : dict, optional
         Facts that vary between identical runs (timings): written beside the set in the store
         (``<set id>.log.json``), outside the compared outputs.
+    keep_if_unchanged : str, optional
+        A file of the set (e.g. ``"manifest.json"``) that identifies what the other files were
+        made from. When the new set writes it byte for byte as the current set has it, the
+        current set's files that the new set does not write (a report, another category's
+        siting plan) are still valid and are kept in the new set; otherwise they are left out
+        with a warning naming them (they stay in the previous set until the next write).
 
     Yields
     ------
@@ -221,6 +229,8 @@ def output_set(
         try:
             staging.mkdir(parents=True)
             yield _stager(folder, maps, staging, links)
+            if keep_if_unchanged is not None:
+                _keep_unchanged(folder, staging, maps, links, keep_if_unchanged)
             fault_point("written")
             complete = store / set_id
             os.rename(staging, complete)
@@ -255,6 +265,50 @@ def _stager(
         return target
 
     return stage
+
+
+def _keep_unchanged(
+    folder: Path, staging: Path, maps: Path | None, links: dict[str, Path], key: str
+) -> None:
+    """Bring the current set's other files into the new set when they are still valid."""
+    if not folder.is_dir():
+        return
+    current = Path(os.path.realpath(folder))
+    missing = sorted(
+        path.relative_to(current)
+        for path in current.rglob("*")
+        if path.is_file() and not (staging / path.relative_to(current)).exists()
+    )
+    if not missing:
+        return
+    old_key, new_key = current / key, staging / key
+    if not (old_key.is_file() and new_key.is_file() and _same_bytes(old_key, new_key)):
+        shown = sorted({
+            relative.as_posix() if relative.parts[0] == _MAPS or len(relative.parts) == 1
+            else f"{relative.parts[0]}/" for relative in missing
+        })
+        warnings.warn(
+            f"{folder}: the previous {', '.join(shown)} were made from a different run "
+            f"(its {key} differs) and are not part of the new results; they stay in "
+            f"{current} until the next write. Run the command that made them again.",
+            LifecircleWarning,
+            stacklevel=4,
+        )
+        return
+    for relative in missing:
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Sets are never changed in place, so sharing the file with the old set is safe.
+            os.link(current / relative, target)
+        except OSError:
+            shutil.copy2(current / relative, target)
+        if maps is not None and relative.parts[0] == _MAPS and len(relative.parts) == 2:
+            links[relative.name] = relative
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    return first.stat().st_size == second.stat().st_size and first.read_bytes() == second.read_bytes()
 
 
 def output_error(exc: OSError, folder: Path) -> OutputError:

@@ -130,13 +130,15 @@ def write_outputs(
 
 @contextmanager
 def _output_set(
-    result: RunResult | None, folder: Path, map_folder: Path
+    result: RunResult | None, folder: Path, map_folder: Path, *, with_run_files: bool = True
 ) -> Iterator[Callable[[str | Path], Path]]:
     """One whole output set, its files stamped with the inputs' time (reproducible)."""
     inputs = list(result.inputs.values()) if result is not None else []
     log = {"profile": result.profile.name, "timings_s": result.timings} if result else None
+    # Products made from the same run (a report, other siting plans) stay in the new set.
+    keep = "manifest.json" if result is not None and with_run_files else None
     with (
-        files.output_set(folder, maps_dir=map_folder, log=log) as stage,
+        files.output_set(folder, maps_dir=map_folder, log=log, keep_if_unchanged=keep) as stage,
         files.output_timestamp(files.reproducible_timestamp(inputs)),
     ):
         yield stage
@@ -430,5 +432,5 @@ def write_report_bundle(
     files.check_output_folder(folder)
     maps = _MapOptions.of(result, offline_map, basemap, page)
     products = _report_products(result, report, folder, map_folder, maps, say)
-    with _output_set(result, folder, map_folder) as stage:
+    with _output_set(result, folder, map_folder, with_run_files=False) as stage:
         return _write_report_products(products, _announcing(stage, say))
