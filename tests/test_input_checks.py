@@ -244,3 +244,65 @@ def test_changning_on_the_central_extract_says_the_network_covers_part(shared_da
     assert 0.05 < share < 0.25  # the extract covers the east of Changning only
     flagged = int((result.compounds["access_status"] == "beyond_snap_limit").sum())
     assert flagged == 790 and 600 < outside <= flagged
+
+
+# --- coordinate systems on a generated regular street grid ----------------------------------------
+
+
+def _grid_points(setback_m: tuple[float, float], n: int = 2000) -> gpd.GeoDataFrame:
+    """Points placed beside the streets of the ``small_city`` fixture (the same seed gives the
+    same streets) the way benchmarks/synthetic_city.py places its compounds, in WGS84."""
+    from benchmarks.synthetic_city import _points_near_streets, _to_wgs84, generate_streets
+
+    streets = generate_streets(5_000, seed=11)
+    x, y = _points_near_streets(streets, n, np.random.default_rng(12), setback_m)
+    lon, lat = _to_wgs84(x, y)
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+def _to_bd09(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    import prcoords
+
+    shifted = [prcoords.wgs_bd((p.y, p.x), False) for p in layer.geometry]
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(*np.array(shifted)[:, ::-1].T), crs=4326)
+
+
+def _median_street_distance(network, layer: gpd.GeoDataFrame) -> float:
+    """Independent of the snapping code: distance to the union of all street lines."""
+    streets = network.edges.geometry.union_all()
+    return float(np.median(layer.to_crs(network.crs).distance(streets)))
+
+
+def test_set_back_compounds_on_a_regular_grid_raise_no_crs_suspicion(small_city):
+    from lifecircle.analysis import checks
+
+    _, network = small_city
+    compounds = _grid_points((10.0, 80.0))  # as synthetic_city.py places compounds
+    # The trap: re-read as GCJ-02 (~480 m off), the points land at random places among the
+    # 80 m blocks, which on this grid lie slightly nearer the streets than set-back compounds;
+    # with 2,000 points the sign test alone called that significant (former false alarm).
+    declared = _median_street_distance(network, compounds)
+    reread = _median_street_distance(network, checks._reread(compounds.geometry, lc.crs.GCJ02))
+    assert 0.75 * declared < reread < declared
+    assert checks.likely_chinese_crs(network, compounds, "wgs84") is None
+    # Shifted for real, such a layer sits no farther from the streets than where it belongs,
+    # so no test on distances to streets can tell; it stays unflagged (module docstring).
+    gcj = gpd.GeoDataFrame(geometry=lc.crs.wgs84_to_gcj02(compounds.geometry.values), crs=4326)
+    assert _median_street_distance(network, gcj) <= declared
+
+
+def test_chinese_coordinates_on_a_regular_grid_are_still_caught(small_city):
+    from lifecircle.analysis import checks
+
+    _, network = small_city
+    entrances = _grid_points((2.0, 10.0))  # points at the street side (gates, POIs)
+    assert checks.likely_chinese_crs(network, entrances, "wgs84") is None
+    gcj = gpd.GeoDataFrame(geometry=lc.crs.wgs84_to_gcj02(entrances.geometry.values), crs=4326)
+    for layer, expected in ((gcj, lc.crs.GCJ02), (_to_bd09(entrances), lc.crs.BD09)):
+        found = checks.likely_chinese_crs(network, layer, "wgs84")
+        assert found is not None and found.crs == expected
+        # Read back, the points are where they were put: 2-10 m from their street.
+        assert found.median_if_other_m < 0.5 * found.median_as_declared_m
+        assert found.median_if_other_m == pytest.approx(
+            _median_street_distance(network, entrances), abs=0.5
+        )
