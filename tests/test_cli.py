@@ -218,6 +218,8 @@ def test_interrupt_prints_one_line(study, tmp_path, monkeypatch):
     lines = [line for line in outcome.output.splitlines() if line.startswith("interrupted")]
     assert len(lines) == 1 and "Ctrl-C" in lines[0]
     assert "Traceback" not in outcome.output
+    # Nothing was published into the new folder: no hidden store with a lone lock is left.
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.versions").exists()
 
 
 def test_another_run_holds_the_folder(study, tmp_path):

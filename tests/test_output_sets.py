@@ -210,6 +210,34 @@ def test_two_writers_never_interleave(result, tmp_path):
         lc.write_outputs(result, out)
 
 
+def test_a_failed_first_write_leaves_no_store_behind(result, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    store = files.store_folder(out)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "compounds.parquet")
+
+    monkeypatch.setattr(files, "write_geo", full)
+    with pytest.raises(lc.OutputError, match="disk is full"):
+        lc.write_outputs(result, out)
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor an empty store with its lock
+    # The CLI holds the lock around the run and the write: an inner release keeps it.
+    with files.output_lock(out) as lock:
+        with files.output_lock(out):
+            pass
+        assert lock.is_file()
+        with pytest.raises(lc.OutputError, match="disk is full"):
+            lc.write_outputs(result, out)
+        assert lock.is_file()
+    assert not store.exists()
+    monkeypatch.undo()
+    lc.write_outputs(result, out)
+    assert (out / "manifest.json").is_file() and (store / "lock").is_file()
+    with files.output_lock(out):
+        pass
+    assert (store / "lock").is_file()  # a store holding sets is never removed
+
+
 # --- file systems without links: rename switch with recovery ------------------------------------
 
 

@@ -168,7 +168,24 @@ def output_lock(folder: str | Path) -> Iterator[Path]:
     try:
         yield path
     finally:
+        if lock.lock_counter == 1:  # the outermost hold: nobody in this process still needs it
+            _drop_unused_store(store, path)
         lock.release()
+
+
+def _drop_unused_store(store: Path, lock_path: Path) -> None:
+    """Remove a store that holds nothing but its lock (a first run that failed before writing).
+
+    Called while the lock is still held, so no other run is inside it: removing the file is safe
+    because a run that opened it meanwhile sees an unlinked file (filelock checks) and tries again.
+    """
+    try:
+        if {entry.name for entry in store.iterdir()} != {lock_path.name}:
+            return
+        lock_path.unlink()
+        store.rmdir()
+    except OSError:  # another run just created something there: it keeps the store
+        pass
 
 
 # --- the set --------------------------------------------------------------------------------
