@@ -22,7 +22,7 @@ from .analysis.access import representative_points
 from .analysis.network import WalkNetwork
 from .errors import DataError, LifecircleWarning
 from .profile import LayerSource, Profile
-from .sources import areas, tables
+from .sources import areas, count_columns, tables
 
 
 def compound_counts(profile: Profile, compounds: gpd.GeoDataFrame, described: str) -> gpd.GeoDataFrame:
@@ -37,7 +37,7 @@ def compound_counts(profile: Profile, compounds: gpd.GeoDataFrame, described: st
     for key in ("households_field", "population_field"):
         field = getattr(profile.compounds, key)
         if field:
-            out[field] = tables.counts(compounds, field, f"compounds ({described}): {field}")
+            out[field] = count_columns.counts(compounds, field, f"compounds ({described}): {field}")
     return out
 
 

@@ -278,3 +278,78 @@ def test_demand_groups_from_a_field_and_from_a_cited_share(capacity_study):
     # Demand-weighted mean supply: (30 × 20/30 + 70 × 10/70) / 100 = 0.3 places per child.
     assert supply["supply_per_person"] == pytest.approx(0.3)
     assert supply["demand_share_enough"] == pytest.approx(0.3)  # only A's 30 reach the norm
+
+
+# --- capacities written as text: read or reported, never coerced silently -----------------------
+
+
+def test_register_capacities_written_as_text_are_read_or_reported():
+    from lifecircle.errors import DataError, LifecircleWarning
+    from lifecircle.sources.registers import register_part
+
+    layer = points(
+        [(100.0 * i, 0.0) for i in range(6)],
+        name=["甲园", "乙园", "丙园", "丁园", "戊园", "己园"],
+        places=["1,200", "约500", "N/A", 0, "１２０", 35.0],
+        used=["10", "", "很多", 0, 5, 35],
+    ).to_crs("EPSG:4326")
+    with pytest.warns(LifecircleWarning) as caught:
+        part = register_part(layer, "教育局名单", 0, capacity_field="places", used_field="used")
+    np.testing.assert_array_equal(part["capacity"], [1200, np.nan, np.nan, 0, 120, 35])
+    np.testing.assert_array_equal(part["capacity_used"], [10, np.nan, np.nan, 0, 5, 35])
+    messages = [str(w.message) for w in caught]
+    text = next(m for m in messages if "places (capacity_field)" in m and "not plain" in m)
+    assert "register '教育局名单'" in text and "1 are not plain numbers (row 2 (乙园): '约500')" in text
+    assert "capacity.missing" in text and "empty" not in text  # empty cells: the analysis says
+    zero = next(m for m in messages if "values are 0" in m)
+    assert "1 of 6 values are 0 (row 4 (丁园): 0)" in zero and "count as full" in zero
+    used = next(m for m in messages if "used (used_field)" in m)
+    assert "(row 3 (丙园): '很多')" in used and "never taken for full" in used
+    assert sum("values are 0" in m for m in messages) == 1  # 0 places in use is usual
+
+    layer["places"] = [120, "-30", 10, "-1,000", 5, 6]
+    with pytest.raises(DataError, match=r"2 value\(s\) are negative, which a capacity cannot be"
+                       ) as info:
+        register_part(layer, "教育局名单", 0, capacity_field="places")
+    assert "row 2 (乙园): '-30'" in str(info.value) and "row 4 (丁园): '-1,000'" in str(info.value)
+
+
+def test_capacity_text_that_skipped_the_sources_layer_is_an_error_not_nan():
+    from lifecircle.analysis.capacity import capacity_figures
+    from lifecircle.errors import DataError
+
+    assert capacity_figures(pd.DataFrame({"capacity": [3, None]}), "capacity", "托育").tolist()[0] == 3
+    with pytest.raises(DataError, match="托育: the capacity column holds text"):
+        capacity_figures(pd.DataFrame({"capacity": ["1,200", 3]}), "capacity", "托育")
+    with pytest.raises(DataError, match="capacity_used column holds text"):
+        at_capacity(pd.DataFrame({"capacity": [3, 3], "capacity_used": [1, "约1"]}))
+
+
+def test_capacity_text_in_a_run_reaches_the_notes_and_the_manifest(capacity_study, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "study"
+    shutil.copytree(capacity_study, folder)
+    table = pd.read_csv(folder / "nursery.csv", dtype=object)
+    table["places"] = ["２０", "约10个"]  # full-width 20, and a guess
+    table.to_csv(folder / "nursery.csv", index=False)
+    unit = {"zh": "托位", "en": "places"}
+    result = _run(folder, {"unit": unit, "missing": "median",
+                           "norm": {"preset": "childcare_places_14th_fyp"}})
+    c = _rows(result)
+    # 满园's 20 places are read; 有位's unknown capacity takes the median of the others (20).
+    assert c.loc["A", "nursery_supply"] == pytest.approx(20 / 1000)
+    assert c.loc["B", "nursery_supply"] == pytest.approx(20 / 500)
+    note = next(n for n in result.notes if "not plain numbers" in n)
+    assert "row 2 (有位): '约10个'" in note and "places (capacity_field)" in note
+    assert any("1 of 2 facilities have no capacity: given the median" in n for n in result.notes)
+    lc.write_outputs(result, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert note in json.dumps(manifest, ensure_ascii=False)
+
+    table["places"] = ["20", "-10"]
+    table.to_csv(folder / "nursery.csv", index=False)
+    with pytest.raises(lc.DataError, match="negative") as info:
+        _run(folder, {"unit": unit})
+    assert "row 2 (有位): -10" in str(info.value) and "capacity_field" in str(info.value)

@@ -319,7 +319,7 @@ def test_bd09_compounds_are_converted_and_fall_in_huangpu(shared_data: Path) -> 
 
 
 def test_counts_read_clear_numbers_and_report_the_rest() -> None:
-    from lifecircle.sources.tables import counts
+    from lifecircle.sources.count_columns import counts
 
     layer = pd.DataFrame(
         {
@@ -338,7 +338,7 @@ def test_counts_read_clear_numbers_and_report_the_rest() -> None:
 
 
 def test_negative_counts_are_refused_with_the_rows_named() -> None:
-    from lifecircle.sources.tables import counts
+    from lifecircle.sources.count_columns import counts
 
     layer = pd.DataFrame({"name": ["甲", "乙", "丙"], "households": [120, -30, "-1,000"]})
     with pytest.raises(DataError, match=r"2 value\(s\) are negative") as info:

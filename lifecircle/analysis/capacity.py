@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import sparse
 
 from .. import schema, settings
+from ..errors import DataError
 from ..profile import Profile
 from ..profile_supply import Capacity
 from .access import AccessGraph
@@ -185,8 +186,15 @@ def facility_capacity(
     notes : list of str
         How many facilities had no capacity and what was assumed.
     """
-    raw = layer[schema.CAPACITY] if schema.CAPACITY in layer else pd.Series(np.nan, index=layer.index)
-    capacity = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    capacity = capacity_figures(layer, schema.CAPACITY, label)
+    negative = capacity < 0
+    if negative.any():
+        names = layer["name"].astype(str)[negative].head(3).tolist() if "name" in layer else []
+        raise DataError(
+            f"{label}: {int(negative.sum()):,} facilities have a negative capacity "
+            f"({', '.join(map(repr, names)) or 'unnamed'}), which no facility can have: correct "
+            "them in the register"
+        )
     missing = ~np.isfinite(capacity)
     notes = []
     if missing.all() and len(capacity):
@@ -208,6 +216,30 @@ def facility_capacity(
     return capacity, notes
 
 
+def capacity_figures(layer: pd.DataFrame, column: str, label: str) -> np.ndarray:
+    """A capacity column as floats (NaN when unknown or absent), never coerced silently.
+
+    The sources layer reads capacities written as text (``1,200``) and reports what it cannot
+    read (:func:`lifecircle.sources.registers.register_part`); text reaching the analysis means a
+    layer skipped that step, which is an error rather than a silent NaN.
+
+    Raises
+    ------
+    DataError
+        When the column holds text that is not a number.
+    """
+    if column not in layer:
+        return np.full(len(layer), np.nan)
+    try:
+        return pd.to_numeric(layer[column], errors="raise").to_numpy(dtype=float, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{label}: the {column} column holds text that is not a number ({exc}); give "
+            "capacities as numbers, or read the layer with capacity_field in the profile, "
+            "which reads 1,200 and reports what it cannot read"
+        ) from None
+
+
 def at_capacity(layer: pd.DataFrame) -> np.ndarray:
     """Facilities with no free places: capacity in use ≥ capacity, or a capacity of 0.
 
@@ -221,12 +253,8 @@ def at_capacity(layer: pd.DataFrame) -> np.ndarray:
     numpy.ndarray of bool
         False where either figure is unknown (a facility is never assumed full).
     """
-    def column(name: str) -> np.ndarray:
-        if name not in layer:
-            return np.full(len(layer), np.nan)
-        return pd.to_numeric(layer[name], errors="coerce").to_numpy(dtype=float)
-
-    capacity, used = column(schema.CAPACITY), column(schema.CAPACITY_USED)
+    capacity = capacity_figures(layer, schema.CAPACITY, "facilities")
+    used = capacity_figures(layer, schema.CAPACITY_USED, "facilities")
     full = (capacity <= 0) | (np.isfinite(used) & (used >= capacity))
     return np.isfinite(capacity) & full
 
@@ -383,7 +411,7 @@ def _supply_row(
 ) -> dict:
     demand = here[schema.demand_column(group)].astype(float)
     total = float(demand.sum(min_count=1)) if len(demand) else np.nan
-    capacity = pd.to_numeric(venues[schema.CAPACITY], errors="coerce")
+    capacity = pd.Series(capacity_figures(venues, schema.CAPACITY, key), index=venues.index)
     capacity_inside = float(capacity.sum(min_count=1)) if len(capacity) else 0.0
     required = total * per_person
     weighted = float((demand * here[columns.supply].astype(float)).sum(min_count=1))

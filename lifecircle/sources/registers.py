@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .. import schema, settings
 from ..errors import DataError
+from . import count_columns
 
 #: Columns of the audit table (one row per register of a category, then a merged row).
 AUDIT_COLUMNS = [
@@ -96,19 +97,34 @@ def register_part(
     Raises
     ------
     DataError
-        When a named capacity column does not exist.
+        When a named capacity column does not exist, or holds a negative value (the rows and
+        facility names are given).
+
+    Warns
+    -----
+    LifecircleWarning
+        When capacities are text that is not clearly a number (with examples) or 0
+        (:func:`lifecircle.sources.count_columns.counts`).
     """
     part = layer.copy()
     part[schema.SOURCE] = label
     part["source_number"] = number
-    for column, field in ((schema.CAPACITY, capacity_field), (schema.CAPACITY_USED, used_field)):
+    fields = (
+        (schema.CAPACITY, capacity_field, "capacity_field", count_columns.FACILITY_CAPACITY),
+        (schema.CAPACITY_USED, used_field, "used_field", count_columns.CAPACITY_IN_USE),
+    )
+    for column, field, setting, meaning in fields:
         if field is not None and field not in part.columns and len(part):
             raise DataError(
                 f"register {label!r}: the column {field!r} (capacity_field/used_field) does not "
                 f"exist; its columns are: {', '.join(map(str, part.columns.drop('geometry')))}"
             )
-        values = part[field] if field is not None and field in part.columns else np.nan
-        part[column] = pd.to_numeric(pd.Series(values, index=part.index), errors="coerce")
+        if field is None or field not in part.columns:
+            part[column] = np.nan
+            continue
+        # Text (1,200 / 约500 / N/A) is read or reported, negatives refused: never coerced.
+        what = f"register {label!r}: {field} ({setting})"
+        part[column] = count_columns.counts(layer, field, what, meaning).to_numpy(dtype=float)
     return part
 
 
