@@ -52,6 +52,15 @@ overpass_max_retries: int = 3
 overpass_retry_wait_s: float = 30.0
 #: Longest time (seconds) one Overpass request may take, retries and waits included.
 overpass_max_total_s: float = 600.0
+#: Retries of one Nominatim (place-name) request after a rate limit, an overloaded server, a
+#: timeout or a dropped connection; each wait is reported.
+nominatim_max_retries: int = 2
+#: Seconds to wait before Nominatim retry n (times n), unless the server says when.
+nominatim_retry_wait_s: float = 10.0
+#: Longest time (seconds) one Nominatim request may take, retries and waits included.
+nominatim_max_total_s: float = 60.0
+#: Seconds between two Nominatim requests (its usage policy allows one a second).
+nominatim_interval_s: float = 1.0
 
 #: Projected CRS used for all distance work when the profile names none (UTM 51N: Shanghai).
 default_projected_crs: str = "EPSG:32651"

@@ -13,12 +13,9 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -33,6 +30,16 @@ from .. import settings
 from .._atomic import write_text
 from ..errors import LifecircleWarning, NetworkError, OfflineError
 from ._osm_common import useful_way_tags
+from ._retry import (
+    Outcome,
+    RetryLimits,
+    begin,
+    connection_failure,
+    log_progress,
+    request_timeout,
+    status_failure,
+    with_retries,
+)
 
 _MISSING = object()
 
@@ -277,17 +284,11 @@ def overpass_settings(url: str, cache_dir: Path | None) -> Any:
 
 # --- bounded Overpass requests ----------------------------------------------------------------
 
-#: HTTP statuses after which a request is tried again (rate limit, gateway trouble).
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_logger = logging.getLogger("lifecircle")
-
-
-def _log_progress(message: str) -> None:
-    _logger.warning(message)
-
 
 @contextlib.contextmanager
-def bounded_overpass_requests(progress: Callable[[str], None] | None = None) -> Iterator[None]:
+def bounded_overpass_requests(
+    progress: Callable[[str], None] | None = None, *, max_retries: int | None = None
+) -> Iterator[None]:
     """Inside the block, osmnx's Overpass requests are bounded, named and reported.
 
     osmnx retries HTTP 429/504 forever (55 s apart, silently), may pause a minute on an
@@ -302,12 +303,15 @@ def bounded_overpass_requests(progress: Callable[[str], None] | None = None) -> 
     progress : callable, optional
         Receives one line of text per wait (e.g. the CLI's progress display); default: the
         ``lifecircle`` logger.
+    max_retries : int, optional
+        Instead of ``settings.overpass_max_retries`` (0 when the service did not answer a probe:
+        fail at once).
     """
     from osmnx import _overpass as osmnx_overpass
 
     original = osmnx_overpass._overpass_request
     osmnx_overpass._overpass_request = functools.partial(
-        overpass_request, progress=progress or _log_progress
+        overpass_request, progress=progress or log_progress, max_retries=max_retries
     )
     try:
         yield
@@ -316,7 +320,10 @@ def bounded_overpass_requests(progress: Callable[[str], None] | None = None) -> 
 
 
 def overpass_request(
-    data: Mapping[str, Any], *, progress: Callable[[str], None] = _log_progress
+    data: Mapping[str, Any],
+    *,
+    progress: Callable[[str], None] = log_progress,
+    max_retries: int | None = None,
 ) -> dict[str, Any]:
     """POST one Overpass query with bounded retries; the answer comes from osmnx's cache if there.
 
@@ -326,6 +333,8 @@ def overpass_request(
         The form data (``{"data": query}``), as osmnx builds it.
     progress : callable
         Told about every wait.
+    max_retries : int, optional
+        Instead of ``settings.overpass_max_retries``.
 
     Returns
     -------
@@ -348,28 +357,16 @@ def overpass_request(
         cached, _ = read_cache(cache_path, _read_json_dict, "Overpass answer")
         if cached is not None:
             return cached
-    deadline = time.monotonic() + settings.overpass_max_total_s
-    for attempt in range(1, settings.overpass_max_retries + 2):
-        outcome = _attempt(url, data, deadline)
-        if isinstance(outcome.answer, dict):
-            if cache_path is not None:
-                write_text(cache_path, json.dumps(outcome.answer))
-            return outcome.answer
-        wait = outcome.retry_after or settings.overpass_retry_wait_s * attempt
-        if not outcome.retry:
-            raise NetworkError(f"{outcome.answer}. {_WHAT_TO_DO}")
-        if attempt > settings.overpass_max_retries or time.monotonic() + wait > deadline:
-            raise NetworkError(
-                f"{outcome.answer}, still after {attempt} tries within "
-                f"{settings.overpass_max_total_s:g} s (settings.overpass_max_retries, "
-                f"overpass_max_total_s). {_WHAT_TO_DO}"
-            )
-        progress(
-            f"{outcome.answer}: waiting {wait:.0f} s before retry {attempt} of "
-            f"{settings.overpass_max_retries}"
-        )
-        time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+    limits = RetryLimits(
+        settings.overpass_max_retries if max_retries is None else max_retries,
+        settings.overpass_retry_wait_s,
+        settings.overpass_max_total_s,
+        "settings.overpass_max_retries, overpass_max_total_s",
+    )
+    answer = with_retries(lambda deadline: _attempt(url, data, deadline), limits, progress, _WHAT_TO_DO)
+    if cache_path is not None:
+        write_text(cache_path, json.dumps(answer))
+    return answer
 
 
 _WHAT_TO_DO = (
@@ -378,66 +375,40 @@ _WHAT_TO_DO = (
 )
 
 
-@dataclass
-class _Outcome:
-    """One request: the answer, or a failure text and whether (and when) to try again."""
-
-    answer: dict[str, Any] | str
-    retry: bool = False
-    retry_after: float | None = None
-
-
-def _attempt(url: str, data: Mapping[str, Any], deadline: float) -> _Outcome:
+def _attempt(url: str, data: Mapping[str, Any], deadline: float) -> Outcome:
     from osmnx import _http
 
-    host = url.split("/")[2] if "//" in url else url
-    timeout = max(1.0, min(settings.requests_timeout_s, deadline - time.monotonic()))
+    service = f"Overpass at {url.split('/')[2] if '//' in url else url}"
+    timeout = request_timeout(settings.requests_timeout_s, deadline)
     try:
         response = requests.post(
             url, data=data, timeout=timeout, headers=_http._get_http_headers(),
             **ox.settings.requests_kwargs,
         )
-    except requests.Timeout:
-        return _Outcome(f"Overpass at {host} did not answer within {timeout:g} s", retry=True)
     except requests.RequestException as exc:
-        return _Outcome(f"the connection to Overpass at {host} failed ({exc})", retry=True)
-    status = f"HTTP {response.status_code} {response.reason or ''}".strip()
-    code = response.status_code
-    if code in _RETRY_STATUSES:
-        what = "is rate limiting this computer" if code == 429 else "is overloaded"
-        return _Outcome(f"Overpass at {host} {what} ({status})", True, _retry_after(response))
-    if code == 404:
-        return _Outcome(f"{url} is not an Overpass API endpoint ({status}): check "
-                        "lifecircle.settings.overpass_url (it ends in /api)")
-    if code >= 500:
-        return _Outcome(f"Overpass at {host} answered with a server error ({status})")
-    if code >= 400:
-        return _Outcome(f"Overpass at {host} refused the query ({status}: {_begin(response.text)})")
-    return _Outcome(_answer(response, host))
+        return connection_failure(exc, service, timeout)
+    not_found = (
+        f"{url} is not an Overpass API endpoint ({{status}}): check "
+        "lifecircle.settings.overpass_url (it ends in /api)"
+    )
+    failure = status_failure(response, service, not_found)
+    if failure is not None:
+        return failure
+    answer = _answer(response, service)
+    return Outcome(failure=answer) if isinstance(answer, str) else Outcome(answer)
 
 
-def _answer(response: requests.Response, host: str) -> dict[str, Any] | str:
+def _answer(response: requests.Response, service: str) -> dict[str, Any] | str:
     try:
         answer = response.json()
     except ValueError:
-        return f"Overpass at {host} sent an unreadable answer (not JSON; it begins {_begin(response.text)!r})"
+        return f"{service} sent an unreadable answer (not JSON; it begins {begin(response.text)!r})"
     if not isinstance(answer, dict) or not isinstance(answer.get("elements"), list):
-        return f"Overpass at {host} sent an unreadable answer (JSON without 'elements')"
+        return f"{service} sent an unreadable answer (JSON without 'elements')"
     remark = str(answer.get("remark") or "")
     if "error" in remark.lower():
-        return f"Overpass at {host} gave up on the query ({remark.strip()}): try a smaller study area"
+        return f"{service} gave up on the query ({remark.strip()}): try a smaller study area"
     return answer
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """The server's Retry-After (seconds), when it gives one."""
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
-
-
-def _begin(text: str, length: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat[:length] + ("…" if len(flat) > length else "")
 
 
 def _read_json_dict(path: Path) -> dict[str, Any]:

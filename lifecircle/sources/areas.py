@@ -25,9 +25,10 @@ from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
 from .. import settings
 from ..crs import to_wgs84
-from ..errors import DataError, LifecircleWarning, OfflineError
+from ..errors import DataError, LifecircleWarning, NetworkError, OfflineError
 from ..profile import Profile
-from ._overpass import osmnx_settings
+from ._nominatim import bounded_nominatim_requests
+from ._overpass import bounded_overpass_requests, osmnx_settings
 from .osm import probe_service
 from .tables import read_layer
 
@@ -551,21 +552,33 @@ def _online(
 ) -> _T | None:
     """Run an osmnx call with lifecircle's settings; network failures become OfflineError.
 
-    Returns None when OpenStreetMap answers that there is nothing to return.
+    Returns None when OpenStreetMap answers that there is nothing to return. Requests are
+    bounded (:mod:`lifecircle.sources._nominatim`, :func:`._overpass.bounded_overpass_requests`):
+    a rate-limited or failing service ends in a named NetworkError, never a hang.
     """
     import osmnx as ox
 
     reachable = probe_service(probe_url)
+    retries = None if reachable else 0  # unreachable: cached answers only, no retries
     try:
-        with _osmnx_settings(fail_fast=not reachable):
+        with (
+            _osmnx_settings(fail_fast=not reachable),
+            bounded_overpass_requests(max_retries=retries),
+            bounded_nominatim_requests(max_retries=retries),
+        ):
             return call()
     except ox._errors.InsufficientResponseError:
         return None
+    except NetworkError as exc:  # bounded retries gave up: the message names why
+        if reachable:
+            raise NetworkError(f"cannot {what}: {exc}. {hint}") from None
+        error: Exception = exc
     except (requests.RequestException, OSError, ox._errors.ResponseStatusCodeError) as exc:
-        raise OfflineError(
-            f"cannot {what}: {service} is unreachable or failed, and the answer is not in "
-            f"the osmnx cache ({type(exc).__name__}: {exc}). {hint}"
-        ) from None
+        error = exc
+    raise OfflineError(
+        f"cannot {what}: {service} is unreachable or failed, and the answer is not in "
+        f"the osmnx cache ({type(error).__name__}: {error}). {hint}"
+    )
 
 
 def _osmnx_settings(*, fail_fast: bool) -> contextlib.AbstractContextManager[None]:
