@@ -20,29 +20,14 @@ from lifecircle.profile import Profile
 from lifecircle.sources import areas
 
 from ._fake_nominatim import FakeNominatim
+from .test_areas import _profile as area_profile
 
 PLACE = "Changning District, Shanghai"
 OUTLINE = box(121.36, 31.19, 121.44, 31.23)
 
 
 def _profile(tmp_path: Path, place: str = PLACE) -> Profile:
-    return Profile.model_validate(
-        {
-            "name": "test",
-            "title": {"zh": "测试", "en": "Test"},
-            "study_area": {"place": place},
-            "categories": {
-                "nursery": {
-                    "label": {"zh": "幼儿园", "en": "Kindergarten"},
-                    "threshold_m": 300,
-                    "threshold_source": "GB 50180-2018 Table 3.0.4",
-                    "source": {"osm_tags": {"amenity": "kindergarten"}},
-                }
-            },
-            "compounds": {"source": {"osm_tags": {"landuse": "residential"}}},
-            "base_dir": tmp_path,
-        }
-    )
+    return area_profile(tmp_path, study_area={"place": place})
 
 
 @pytest.fixture

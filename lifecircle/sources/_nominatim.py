@@ -28,6 +28,7 @@ from ._retry import (
     begin,
     connection_failure,
     log_progress,
+    replaced,
     request_timeout,
     status_failure,
     with_retries,
@@ -57,14 +58,11 @@ def bounded_nominatim_requests(
     """
     from osmnx import _nominatim as osmnx_nominatim
 
-    original = osmnx_nominatim._nominatim_request
-    osmnx_nominatim._nominatim_request = functools.partial(
+    bounded = functools.partial(
         nominatim_request, progress=progress or log_progress, max_retries=max_retries
     )
-    try:
+    with replaced(osmnx_nominatim, "_nominatim_request", bounded):
         yield
-    finally:
-        osmnx_nominatim._nominatim_request = original
 
 
 def nominatim_request(

@@ -36,6 +36,7 @@ from ._retry import (
     begin,
     connection_failure,
     log_progress,
+    replaced,
     request_timeout,
     status_failure,
     with_retries,
@@ -309,14 +310,11 @@ def bounded_overpass_requests(
     """
     from osmnx import _overpass as osmnx_overpass
 
-    original = osmnx_overpass._overpass_request
-    osmnx_overpass._overpass_request = functools.partial(
+    bounded = functools.partial(
         overpass_request, progress=progress or log_progress, max_retries=max_retries
     )
-    try:
+    with replaced(osmnx_overpass, "_overpass_request", bounded):
         yield
-    finally:
-        osmnx_overpass._overpass_request = original
 
 
 def overpass_request(

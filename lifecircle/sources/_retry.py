@@ -9,9 +9,10 @@ limited, overloaded, server error, wrong address, unreadable answer, no answer i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,18 @@ _logger = logging.getLogger("lifecircle")
 def log_progress(message: str) -> None:
     """Default receiver of wait messages: the ``lifecircle`` logger."""
     _logger.warning(message)
+
+
+@contextlib.contextmanager
+def replaced(module: Any, name: str, replacement: Callable[..., Any]) -> Iterator[None]:
+    """Inside the block ``module.name`` is ``replacement`` (an osmnx request function); restored
+    afterwards, also on errors."""
+    original = getattr(module, name)
+    setattr(module, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 @dataclass
