@@ -253,7 +253,8 @@ def warn_about_snaps(
     if beyond:
         warnings.warn(
             f"{what}: {beyond:,} of {len(snaps):,} lie farther than the snap limit from any "
-            "walkable street; they are flagged 'beyond_snap_limit' and counted as not covered.",
+            "walkable street (距路网过远 / too far from the network) and count as not covered "
+            "(未覆盖); access_status = 'beyond_snap_limit' in the tables.",
             LifecircleWarning,
             stacklevel=2,
         )
@@ -261,7 +262,8 @@ def warn_about_snaps(
     if island:
         warnings.warn(
             f"{what}: {island:,} of {len(snaps):,} snap to a street piece that is not joined "
-            "to the main walking network (an island); they are flagged 'island'.",
+            "to the main walking network (孤立路网 / an isolated piece of network) and count as "
+            "not covered (未覆盖); access_status = 'island' in the tables.",
             LifecircleWarning,
             stacklevel=2,
         )
