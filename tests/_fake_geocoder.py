@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import prcoords
 
+from ._fake_http import QuietHandler
+
 KEY = "test-key"
 
 
@@ -68,18 +70,11 @@ class FakeGeocoder:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         geocoder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                body = json.dumps(geocoder._answer(parts.path, query), ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                body = json.dumps(geocoder._answer(parts.path, query), ensure_ascii=False)
+                self._send(200, body, "application/json; charset=utf-8")
 
         return Handler

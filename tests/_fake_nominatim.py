@@ -10,7 +10,6 @@ answer after ``slow_s`` seconds). ``GET /`` answers 200, as the reachability pro
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shapely.geometry import Polygon, mapping
+
+from ._fake_http import QuietHandler
 
 
 class FakeNominatim:
@@ -76,22 +77,7 @@ class FakeNominatim:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass  # keep test output quiet
-
-            def _send(
-                self, status: int, body: str, content_type: str, headers: dict | None = None
-            ) -> None:
-                payload = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(payload)  # the client may have given up ("slow")
+        class Handler(QuietHandler):
 
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
                 parts = urlsplit(self.path)

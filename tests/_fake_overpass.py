@@ -17,7 +17,6 @@ the ``/api/status`` status code.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import json
 import re
 import threading
@@ -25,7 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
+
+from ._fake_http import QuietHandler
 
 _STATEMENT = re.compile(
     r"(?P<kind>node|way|relation)(?P<filters>(?:\[[^\]]*\])*)\(poly:(?P<q>['\"])(?P<poly>[^'\"]*)(?P=q)\)"
@@ -195,23 +196,7 @@ class FakeOverpass:
         """Start serving; returns self."""
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # keep test output quiet
-
-            def _send(
-                self, status: int, body: str, content_type: str, headers: dict | None = None
-            ) -> None:
-                payload = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                # The client may have given up waiting (the "slow" fault).
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(payload)
+        class Handler(QuietHandler):
 
             def _interpreter(self, query: str | None) -> None:
                 if not query:
