@@ -233,7 +233,8 @@ def _facility_register(
     layers = []
     for source in category.sources:
         with reporter.working(f"reading {key}: {_source_name(source)}"):
-            layer = load_layer(profile, source, buffered, osm_file, cache_dir, progress=reporter.info)
+            layer = load_layer(profile, source, buffered, osm_file, cache_dir, progress=reporter.info,
+                               keep_tags=[f for f in pipeline_supply.capacity_fields(category, source) if f])
             layers.append(_clip(layer, buffered))
     layers = pipeline_checks.facility_layers_checked(profile, layers, key)
     labels = pipeline_supply.source_labels(profile, category.sources)

@@ -19,8 +19,8 @@ from ._progress import Reporter
 from .analysis import capacity, population
 from .analysis.access import AccessGraph
 from .errors import LifecircleWarning
-from .profile import LayerSource, Profile
-from .sources import gates, registers
+from .profile import Category, LayerSource, Profile
+from .sources import gates, osm_features, registers
 
 
 def facility_register(
@@ -33,16 +33,12 @@ def facility_register(
     """A category's facilities from its registers: closed and out-of-scope entries excluded
     (and listed), duplicates across registers merged, the completeness audit counted."""
     category = profile.categories[key]
-    parts = [
-        registers.register_part(
-            layer,
-            labels[number],
-            number,
-            capacity_field=source.capacity_field,
-            used_field=source.used_field,
-        )
-        for number, (layer, source) in enumerate(zip(layers, category.sources, strict=True))
-    ]
+    parts = []
+    for number, (layer, source) in enumerate(zip(layers, category.sources, strict=True)):
+        capacity_field, used_field = capacity_fields(category, source)
+        parts.append(registers.register_part(
+            layer, labels[number], number, capacity_field=capacity_field, used_field=used_field
+        ))
     rules = profile.registers
     register = registers.merge_registers(
         parts,
@@ -56,6 +52,19 @@ def facility_register(
     )
     _report_register(key, register, reporter)
     return register
+
+
+def capacity_fields(category: Category, source: LayerSource) -> tuple[str | None, str | None]:
+    """The columns holding a source's capacity and the part in use (None: not read).
+
+    Those named in the profile (``capacity_field``, ``used_field``); for OpenStreetMap tags of a
+    category with ``capacity``, the capacity defaults to the ``capacity`` tag
+    (:data:`lifecircle.sources.osm_features.OSM_CAPACITY_TAG`; ``capacity_field: beds`` reads that tag instead).
+    """
+    capacity_field = source.capacity_field
+    if capacity_field is None and source.osm_tags is not None and category.capacity is not None:
+        capacity_field = osm_features.OSM_CAPACITY_TAG
+    return capacity_field, source.used_field
 
 
 def source_labels(profile: Profile, sources: list[LayerSource]) -> list[str]:

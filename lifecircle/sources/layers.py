@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ def load_layer(
     cache_dir: Path,
     *,
     progress: Callable[[str], None] | None = None,
+    keep_tags: Sequence[str] = (),
 ) -> gpd.GeoDataFrame:
     """Read a layer source (facilities, compounds, gates, candidate sites) as EPSG:4326 features.
 
@@ -40,6 +41,9 @@ def load_layer(
         geocoded addresses to ``geocode/``).
     progress : callable, optional
         Told what a download is waiting for (Overpass).
+    keep_tags : sequence of str, optional
+        OpenStreetMap tags to keep as columns besides the queried ones (e.g. ``capacity``);
+        ignored for files, whose columns are all read.
 
     Returns
     -------
@@ -54,6 +58,7 @@ def load_layer(
             osm_file=osm_file,
             cache_dir=cache_dir / "features",
             progress=progress,
+            keep_tags=keep_tags,
         )
     if source.geocode is not None:
         return geocode.geocoded_layer(

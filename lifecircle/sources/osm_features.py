@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,13 @@ from ._overpass import (
     require_overpass,
 )
 
+#: The OSM tag of a facility's capacity (places, beds, persons), read when its category
+#: matches supply with demand (https://wiki.openstreetmap.org/wiki/Key:capacity).
+OSM_CAPACITY_TAG = "capacity"
+#: Key under which kept tags enter the cache key of an online request (not an OSM tag: no
+#: OSM key contains spaces).
+_KEPT_TAGS_KEY = "kept tags"
+
 
 def features_from_osm(
     tags: Mapping[str, bool | str | list[str]],
@@ -36,6 +43,7 @@ def features_from_osm(
     osm_file: str | Path | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    keep_tags: Sequence[str] = (),
 ) -> gpd.GeoDataFrame:
     """Read OpenStreetMap features matching any of ``tags`` inside a polygon.
 
@@ -57,14 +65,19 @@ def features_from_osm(
         Folder for the download cache (online only); None downloads without caching.
     progress : callable, optional
         Told (one line of text) about every wait for the Overpass server (online only).
+    keep_tags : sequence of str, optional
+        Further tags to keep as columns without filtering on them, e.g. ``("capacity",)``
+        for the places of a facility. Online, a request keeping tags is cached apart from
+        the same request without them (an older cache has no such columns).
 
     Returns
     -------
     geopandas.GeoDataFrame
         EPSG:4326, one row per OSM element, columns ``osm_id`` (e.g. ``"node/123"``),
         ``name`` (``name:zh``, else ``name``, else ``name:en``, else ``""``), one column per
-        key of ``tags`` (the element's value or None) and ``geometry`` (points stay points,
-        areas stay polygons). Empty (same columns) when nothing matches.
+        key of ``tags`` and of ``keep_tags`` (the element's value as text, or None) and
+        ``geometry`` (points stay points, areas stay polygons). Empty (same columns) when
+        nothing matches.
 
     Raises
     ------
@@ -76,6 +89,7 @@ def features_from_osm(
         When Overpass answers with an error.
     """
     tags = _checked_tags(tags)
+    kept = [key for key in dict.fromkeys(keep_tags) if key not in tags]
     if osm_file is not None:
         path = Path(osm_file)
         if not path.is_file():
@@ -86,14 +100,14 @@ def features_from_osm(
         raw = (
             _raw_features_from_xml(path, tags, polygon_wgs84)
             if kind == "xml"
-            else _raw_features_from_pbf(path, tags, polygon_wgs84)
+            else _raw_features_from_pbf(path, tags, polygon_wgs84, kept)
         )
-        return _tidy_features(raw, tags, polygon_wgs84)
+        return _tidy_features(raw, tags, polygon_wgs84, kept)
 
     check_polygon(polygon_wgs84, required=True)
     assert polygon_wgs84 is not None  # for type checkers: checked just above
     return _features_online(tags, polygon_wgs84, None if cache_dir is None else Path(cache_dir),
-                            progress)
+                            progress, kept)
 
 
 def _features_online(
@@ -101,11 +115,15 @@ def _features_online(
     polygon_wgs84: Polygon | MultiPolygon,
     cache_dir: Path | None,
     progress: Callable[[str], None] | None,
+    kept: list[str],
 ) -> gpd.GeoDataFrame:
     """Features from the cache, else from Overpass (bounded, named failures), then cached."""
     cache_path, problem = None, None
     if cache_dir is not None:
-        cache_path = cache_dir / f"features_{request_hash(polygon_wgs84, tags)[:24]}.parquet"
+        # Kept tags change the columns, not the query: they key a cache of their own, and a
+        # request without them keeps its old key (caches written before stay valid).
+        key = {**tags, _KEPT_TAGS_KEY: sorted(kept)} if kept else tags
+        cache_path = cache_dir / f"features_{request_hash(polygon_wgs84, key)[:24]}.parquet"
         cached, problem = read_cache(cache_path, gpd.read_parquet, "features")
         if cached is not None:
             return cached
@@ -123,7 +141,7 @@ def _features_online(
                 f"The connection to Overpass at {url} failed while downloading {tags} ({exc}). "
                 "Retry later, or give the layer as a local file (`source: {file: ...}`)."
             ) from exc
-    result = _tidy_features(raw, tags, None)
+    result = _tidy_features(raw, tags, None, kept)
     if cache_path is not None:
         write_atomic(cache_path, lambda temporary: result.to_parquet(temporary))
     return result
@@ -169,7 +187,10 @@ def _osmnx_features_frame(raw: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _raw_features_from_pbf(
-    path: Path, tags: dict[str, Any], polygon_wgs84: Polygon | MultiPolygon | None
+    path: Path,
+    tags: dict[str, Any],
+    polygon_wgs84: Polygon | MultiPolygon | None,
+    kept: list[str],
 ) -> pd.DataFrame | None:
     import pyrosm  # heavy import, only needed for .pbf files
 
@@ -186,7 +207,7 @@ def _raw_features_from_pbf(
             frame = reader.get_data_by_custom_criteria(
                 custom_filter=custom_filter,
                 osm_keys_to_keep=list(tags),
-                tags_as_columns=[*NAME_TAGS, *tags],
+                tags_as_columns=[*NAME_TAGS, *tags, *kept],
             )
     except Exception as exc:
         raise unreadable(path, exc, DataError) from exc
@@ -201,9 +222,10 @@ def _tidy_features(
     raw: pd.DataFrame | None,
     tags: dict[str, Any],
     polygon_wgs84: Polygon | MultiPolygon | None,
+    kept: list[str],
 ) -> gpd.GeoDataFrame:
     """Reduce a raw osmnx/pyrosm frame to the documented columns."""
-    columns = ["osm_id", "name", *tags]
+    columns = ["osm_id", "name", *tags, *kept]
     if raw is None or len(raw) == 0:
         return _empty_features(columns)
     frame = gpd.GeoDataFrame(raw, geometry="geometry", crs=OSM_CRS)
@@ -214,7 +236,7 @@ def _tidy_features(
     if len(frame) == 0:
         return _empty_features(columns)
     data: dict[str, Any] = {"osm_id": frame["osm_id"].to_numpy(), "name": _preferred_names(frame)}
-    for key in tags:
+    for key in [*tags, *kept]:
         data[key] = [_text_or_none(v) for v in frame[key]] if key in frame else [None] * len(frame)
     return gpd.GeoDataFrame(data, geometry=frame.geometry.to_numpy(), crs=OSM_CRS)
 
