@@ -23,6 +23,7 @@ from ._profile_text import builtin_profiles as builtin_profiles  # public here
 from .errors import InputFileError, ProfileError
 from .profile_supply import (
     ALL_RESIDENTS,
+    NORMS_FOR_OLDER_RESIDENTS,
     Capacity,
     DemandGroup,
     Geocode,
@@ -408,6 +409,13 @@ class Profile(_Strict):
                         f"category {key!r}: {where} names {group!r}, which demand_groups does "
                         f"not define; known: {sorted(groups)}"
                     )
+            counted = (norm.population if norm else None) or category.demand_group
+            if norm is not None and norm.preset in NORMS_FOR_OLDER_RESIDENTS and counted == ALL_RESIDENTS:
+                raise ValueError(
+                    f"category {key!r}: the norm {norm.preset!r} counts older residents, but the "
+                    "category serves all residents: set demand_group to an older group (e.g. "
+                    "demand_groups: {age_60_plus: {preset: shanghai_2020_age_60_plus, ...}})"
+                )
 
     @property
     def max_threshold_m(self) -> float:

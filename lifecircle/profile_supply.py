@@ -40,7 +40,21 @@ DEMAND_SHARE_PRESETS: dict[str, dict[str, Any]] = {
     "shanghai_2020_age_65_plus": {"share": 0.163, "source": _SHANGHAI_2020_CENSUS},
 }
 
-#: Supply norms with their source (usable as ``preset:`` in a category's capacity norm).
+# Read (2026-11) in a news report of the plan's approval, 《上海市出台养老服务设施布局专项规划》
+# (2022-10-15), http://m.818894.cn/news/news-zhengce/11871.html: "中心城区各区养老床位数按照区域
+# 内户籍老年人口的2.5%配置，浦东新区……3.1%……，其他各区……3.5%" and "全市每千人居家社区养老服务
+# 设施建筑面积达到50平方米" (2025). The plan's own text was not found among the stored pages.
+_SHANGHAI_ELDERLY_PLAN = (
+    "《上海市养老服务设施布局专项规划（2022—2035年）》(上海市民政局、上海市规划和自然资源局, 2022), "
+    "as reported at its approval (http://m.818894.cn/news/news-zhengce/11871.html): "
+)
+_REGISTERED_OLDER = (
+    " — the plan counts the district's registered (户籍) older residents; lifecircle counts the "
+    "category's demand group (e.g. the census share of resident 常住 residents aged 60+)"
+)
+
+#: Supply norms with their source (usable as ``preset:`` in a category's capacity norm). Each
+#: is only a default the profile names; ``value``/``per``/``source`` replace it.
 NORM_PRESETS: dict[str, dict[str, Any]] = {
     "childcare_places_14th_fyp": {
         "value": 4.5,
@@ -52,7 +66,46 @@ NORM_PRESETS: dict[str, dict[str, Any]] = {
             "indicators: 4.5 childcare places for children under 3 per 1,000 residents by 2025"
         ),
     },
+    "shanghai_elderly_beds_central_2022": {
+        "value": 2.5,
+        "per": 100.0,
+        "source": _SHANGHAI_ELDERLY_PLAN + (
+            "中心城区各区养老床位数按照区域内户籍老年人口的2.5%配置 / central districts: elderly-care "
+            "beds for 2.5% of older residents"
+        ) + _REGISTERED_OLDER,
+    },
+    "shanghai_elderly_beds_pudong_2022": {
+        "value": 3.1,
+        "per": 100.0,
+        "source": _SHANGHAI_ELDERLY_PLAN + (
+            "浦东新区养老床位数按照区域内户籍老年人口的3.1%配置 / Pudong New Area: elderly-care beds "
+            "for 3.1% of older residents"
+        ) + _REGISTERED_OLDER,
+    },
+    "shanghai_elderly_beds_other_2022": {
+        "value": 3.5,
+        "per": 100.0,
+        "source": _SHANGHAI_ELDERLY_PLAN + (
+            "其他各区养老床位数按照区域内户籍老年人口的3.5%配置 / other (suburban) districts: "
+            "elderly-care beds for 3.5% of older residents"
+        ) + _REGISTERED_OLDER,
+    },
+    "shanghai_community_elderly_floor_area_2025": {
+        "value": 50.0,
+        "per": 1000.0,
+        "population": ALL_RESIDENTS,
+        "source": _SHANGHAI_ELDERLY_PLAN + (
+            "全市每千人居家社区养老服务设施建筑面积达到50平方米 (2025) / city-wide 50 m² of floor area "
+            "of home-and-community elderly-care facilities per 1,000 residents by 2025 (by district "
+            "class of older-resident share: 55 / 50 / 45 m² — give that value with its source)"
+        ),
+    },
 }
+
+#: Norm presets that count older residents: the category's demand group must be such a group.
+NORMS_FOR_OLDER_RESIDENTS: frozenset[str] = frozenset(
+    key for key in NORM_PRESETS if key.startswith("shanghai_elderly_beds_")
+)
 
 
 class DemandGroup(_Strict):
