@@ -33,7 +33,9 @@ from .analysis.siting import (
     SitingPlan,
     SolverOptions,
     best_sites,
+    check_category,
     check_recomputation,
+    check_siting_request,
     fewest_sites,
     sites_as_facilities,
     siting_problem,
@@ -113,6 +115,9 @@ def site(
     """
     if n_sites is not None and (target_share is not None or sub_districts_only):
         raise DataError("give either a number of new sites or a target share, not both")
+    check_siting_request(n_sites, target_share)
+    if isinstance(profile, (Profile, RunResult)):
+        check_category(profile if isinstance(profile, Profile) else profile.profile, category)
     result = _result(profile, osm_file, progress)
     settings_ = result.profile.siting
     with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
@@ -130,7 +135,8 @@ def site(
     elif n_sites is not None:
         plan = best_sites(problem, n_sites, one_per_sub_district=per_district, options=options)
     else:
-        share = target_share or settings_.target_share or result.profile.indicators.full_coverage_share
+        share = next(s for s in (target_share, settings_.target_share,
+                                 result.profile.indicators.full_coverage_share) if s is not None)
         plan = fewest_sites(problem, share, one_per_sub_district=per_district, options=options)
     plan.messages += notes
     return verify_plan(plan)

@@ -155,6 +155,30 @@ def test_bad_requests_get_clear_errors(result, tmp_path):
         lc.site(without, "nursery", n_sites=1, one_per_sub_district=True, progress=False)
 
 
+@pytest.mark.parametrize("share", [95, 1.5, 0, -0.2])
+def test_a_share_outside_0_to_1_is_refused_not_read_as_another_target(result, share):
+    # 95 meant 95% once planned 112 sites for an unreachable "9500%"; 0 silently became 95%.
+    with pytest.raises(DataError, match=r"between 0 and 1 .*0\.95"):
+        lc.site(result, "nursery", target_share=share, progress=False)
+
+
+def test_a_fractional_number_of_sites_is_refused(result):
+    with pytest.raises(DataError, match="whole number"):
+        lc.site(result, "nursery", n_sites=2.5, progress=False)
+
+
+def test_cli_refuses_a_percentage_share_before_running(study, tmp_path):
+    outcome = CliRunner().invoke(
+        app, ["site", str(study), "nursery", "--share", "95", "--out", str(tmp_path / "o")]
+    )
+    assert outcome.exit_code == 1, outcome.output
+    assert "--share 0.95" in outcome.output and "Traceback" not in outcome.output
+    assert not (tmp_path / "o").exists()
+    unknown = CliRunner().invoke(app, ["site", str(study), "kindergarten", "--new", "1"])
+    assert unknown.exit_code == 1 and "unknown category 'kindergarten'" in unknown.output
+    assert "walking distances" not in unknown.output  # refused before the run
+
+
 def test_recomputation_disagreeing_with_the_claim_fails_loudly(result):
     plan = lc.site(result, "nursery", n_sites=1, progress=False)
     plan.newly_covered = plan.newly_covered.copy()

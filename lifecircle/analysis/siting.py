@@ -31,6 +31,7 @@ from scipy import sparse
 
 from .. import schema
 from ..errors import DataError, VerificationError
+from ..profile import Profile
 from . import _covering
 from ._covering import CoverSolution, SolverOptions, solve_max_cover, solve_min_sites
 from ._layers import append_rows
@@ -165,6 +166,28 @@ class SitingPlan:
 # --------------------------------------------------------------------------------------------
 
 
+def check_category(profile: Profile, category: str) -> None:
+    """Refuse a category the covering models cannot site (checked before any run).
+
+    Raises
+    ------
+    DataError
+        When the profile does not define the category, or its coverage depends on capacity.
+    """
+    if category not in profile.categories:
+        raise DataError(
+            f"unknown category {category!r}: the profile {profile.name!r} defines "
+            f"{', '.join(profile.categories)}"
+        )
+    spec = profile.categories[category].capacity
+    if spec is not None and spec.require_capacity:
+        raise DataError(
+            f"{category}: its coverage depends on capacity (capacity.require_capacity), which the "
+            "covering models do not model (a new site would change other facilities' catchments); "
+            "site it without require_capacity, or compare scenarios (lifecircle compare)"
+        )
+
+
 def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFrame) -> SitingProblem:
     """Measure what every candidate site would cover for one category of a run.
 
@@ -187,18 +210,7 @@ def siting_problem(result: RunResult, category: str, candidates: gpd.GeoDataFram
         When the category is unknown or there is no candidate.
     """
     profile = result.profile
-    if category not in profile.categories:
-        raise DataError(
-            f"unknown category {category!r}: the profile {profile.name!r} defines "
-            f"{', '.join(profile.categories)}"
-        )
-    spec = profile.categories[category].capacity
-    if spec is not None and spec.require_capacity:
-        raise DataError(
-            f"{category}: its coverage depends on capacity (capacity.require_capacity), which the "
-            "covering models do not model (a new site would change other facilities' catchments); "
-            "site it without require_capacity, or compare scenarios (lifecircle compare)"
-        )
+    check_category(profile, category)
     if candidates.empty:
         raise DataError(
             f"no candidate site for {category} lies on the walking network inside the study area: "
@@ -277,6 +289,34 @@ def _reduce(problem: SitingProblem, one_per_sub_district: bool) -> Reduced:
     )
 
 
+def check_siting_request(
+    n_sites: int | None, target_share: float | Literal["all_reachable"] | None
+) -> None:
+    """Refuse a number of sites or a target share that cannot be what the planner meant.
+
+    Raises
+    ------
+    DataError
+        When ``n_sites`` is not a whole number of at least 1, or ``target_share`` is not in
+        (0, 1] (a percentage such as 95 is named with the share it probably means, 0.95).
+    """
+    if n_sites is not None:
+        whole = isinstance(n_sites, (int, np.integer)) and not isinstance(n_sites, bool)
+        if not whole or n_sites < 1:
+            raise DataError(
+                f"the number of new sites must be a whole number of at least 1, got {n_sites!r}"
+            )
+    if target_share is None or target_share == "all_reachable":
+        return
+    share = float(target_share)
+    if not 0 < share <= 1:
+        meant = f" (for {share:g}% give --share {share / 100:g})" if 1 < share <= 100 else ""
+        raise DataError(
+            f"the target share of residents must be between 0 and 1 (e.g. 0.95 for 95%), "
+            f"got {share:g}{meant}"
+        )
+
+
 def best_sites(
     problem: SitingProblem,
     n_sites: int,
@@ -303,8 +343,7 @@ def best_sites(
         Verified by recomputation.
     """
     options = options or SolverOptions()
-    if n_sites < 1:
-        raise DataError(f"the number of new sites must be at least 1, got {n_sites}")
+    check_siting_request(n_sites, None)
     reduced = _reduce(problem, one_per_sub_district)
     if len(reduced.groups) > n_sites:
         raise DataError(
@@ -334,6 +373,7 @@ def fewest_sites(
     the share cannot be reached, the plan covers everything reachable, ``feasible`` is False
     and a message says why (compounds off the network or beyond every candidate's reach).
     """
+    check_siting_request(None, target_share)
     options = options or SolverOptions()
     reduced = _reduce(problem, one_per_sub_district)
     outcome = _Outcome("min_sites")
