@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from .errors import DataError, ProfileError
-from .profile import Category, Profile, load_profile
+from .profile import Category, Profile, builtin_profiles, load_profile
 from .sources import areas, tables
 
 #: Built-in profiles whose categories (labels, levels, threshold sources) a new profile reuses.
@@ -76,6 +76,8 @@ def inspect_layer(path: str | Path) -> LayerHints:
     """
     path = Path(path)
     frame = tables.read_attributes(path)
+    if len(frame) == 0:
+        raise DataError(f"{path} has no rows: the layer is empty (export it with its data)")
     columns = [str(c) for c in frame.columns if c != "geometry"]
     hints = LayerHints(path=path, rows=len(frame), columns=columns)
     hints.name_field = _first_column(columns, _NAME_COLUMNS)
@@ -243,6 +245,12 @@ def profile_text(
     """
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
         raise ProfileError(f"profile name {name!r}: use letters, digits, '_' and '-' only")
+    if name in builtin_profiles():
+        # Results go to data/processed/<name>: the built-in profile's runs would replace them.
+        raise ProfileError(
+            f"profile name {name!r} is a built-in profile's, whose results also go to "
+            f"data/processed/{name}: choose another name"
+        )
     folder = Path(folder)
     area, projected, place = _area_lines(district)
     title_zh, title_en = f"{place or name}15分钟社区生活圈", f"{name} 15-minute community life circle"

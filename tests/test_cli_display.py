@@ -151,6 +151,19 @@ def test_init_errors_are_one_line(data_files, tmp_path):
     assert not (tmp_path / "x.yaml").exists()
 
 
+def test_init_refuses_a_built_in_name_and_a_file_without_rows(data_files, tmp_path):
+    # A study named like a built-in profile wrote into (and later lost) that profile's
+    # data/processed/<name>; a header-only CSV gave a profile "0 rows … CHECK: not lon/lat".
+    runner = CliRunner()
+    clash = runner.invoke(cli.app, ["init", "huangpu", "--out", str(tmp_path / "h.yaml")])
+    assert clash.exit_code == 1 and "built-in profile" in clash.output
+    (tmp_path / "header.csv").write_text("name,lon,lat\n", encoding="utf-8")
+    empty = runner.invoke(cli.app, ["init", "x", "--compounds", str(tmp_path / "header.csv"),
+                                    "--out", str(tmp_path / "x.yaml")])
+    assert empty.exit_code == 1 and "no rows" in empty.output, empty.output
+    assert not (tmp_path / "h.yaml").exists() and not (tmp_path / "x.yaml").exists()
+
+
 def test_init_without_files_uses_openstreetmap_categories(tmp_path):
     text, hints = starter.profile_text("osm_study", tmp_path, district="310105")
     data = yaml.safe_load(text)
