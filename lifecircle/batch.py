@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +32,16 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from . import pipeline, settings
+from . import pipeline, schema, settings
+from ._progress import Reporter, collected_warnings
 from .analysis import coverage
-from .errors import DataError, LifecircleError
+from .errors import CRSError, DataError, LifecircleError, LifecircleWarning
 from .outputs import files, html
 from .outputs.bundle import write_outputs
 from .outputs.map_inputs import MapLayers
 from .outputs.web_map import layers_map
 from .profile import Profile, StudyArea, load_profile
-from .sources import areas, osm_arrays
+from .sources import areas, osm_arrays, tables
 
 #: Column of the merged tables naming each compound's piece.
 AREA = "area"
@@ -135,13 +137,7 @@ def batch_areas(
             raise DataError("the profile has no sub_districts: give them, or another --areas")
         table = table[["name", "geometry"]]
     else:
-        layer = gpd.read_file(text).to_crs(settings.exchange_crs)
-        if name_field not in layer:
-            raise DataError(
-                f"{text} has no column {name_field!r} to name its areas; columns: "
-                f"{', '.join(map(str, layer.columns))}. Give --name-field."
-            )
-        table = layer.rename(columns={name_field: "name"})[["name", "geometry"]]
+        table = _area_file(Path(text), name_field)
     table = table[table.geometry.notna() & ~table.geometry.is_empty].reset_index(drop=True)
     table["name"] = table["name"].astype(str)
     if table.empty:
@@ -150,6 +146,29 @@ def batch_areas(
     if repeated:
         raise DataError(f"batch area names must be unique; repeated: {', '.join(repeated)}")
     return gpd.GeoDataFrame(table, geometry="geometry", crs=settings.exchange_crs)
+
+
+def _area_file(path: Path, name_field: str) -> gpd.GeoDataFrame:
+    """The areas of a polygon file, in WGS84, checked like any layer (exists, has rows, and
+    coordinates that fit its CRS: a file without one must be longitude/latitude)."""
+    rows = tables.read_rows(path)
+    if name_field not in rows:
+        raise DataError(
+            f"{path} has no column {name_field!r} to name its areas; columns: "
+            f"{', '.join(map(str, rows.columns))}. Give --name-field."
+        )
+    epsg = rows.crs.to_epsg() if getattr(rows, "crs", None) is not None else 4326
+    if epsg is None:  # a CRS without an EPSG code: trust the file
+        return rows.to_crs(settings.exchange_crs).rename(columns={name_field: "name"})[
+            ["name", "geometry"]]
+    try:
+        layer = tables.layer_from_rows(rows, path, crs=f"EPSG:{epsg}", name_field=name_field)
+    except CRSError as exc:
+        raise CRSError(
+            f"{exc} (a polygon file without a coordinate system is read as WGS84: save it with "
+            "its own, e.g. as a GeoPackage)"
+        ) from None
+    return layer[["name", "geometry"]]
 
 
 def piece_profiles(profile: Profile, pieces: gpd.GeoDataFrame, folder: Path) -> dict[str, Profile]:
@@ -273,7 +292,8 @@ def run_batch(
         done = _run_pieces(client, profiles, streets, folder / "pieces", say)
     timings["pieces"] = time.perf_counter() - start
     start = time.perf_counter()
-    batch = merge_pieces(profile, pieces, sorted(done, key=lambda p: list(profiles).index(p.name)))
+    with collected_warnings(Reporter(enabled=progress is not None), LifecircleWarning):
+        batch = merge_pieces(profile, pieces, sorted(done, key=lambda p: list(profiles).index(p.name)))
     batch.timings = timings | {"merge": time.perf_counter() - start}
     batch.workers = n_workers
     return batch
@@ -387,7 +407,7 @@ def merge_pieces(profile: Profile, pieces: gpd.GeoDataFrame, done: list[Piece]) 
         }
     )
     facilities = facilities[~key.duplicated().to_numpy()].reset_index(drop=True)
-    table = coverage.coverage_table(compounds, list(profile.categories), by=AREA)
+    table = _merged_coverage(compounds, list(profile.categories))
     return BatchResult(
         profile=profile,
         areas=pieces,
@@ -399,6 +419,30 @@ def merge_pieces(profile: Profile, pieces: gpd.GeoDataFrame, done: list[Piece]) 
         timings={},
         workers=0,
     )
+
+
+def _merged_coverage(compounds: gpd.GeoDataFrame, categories: list[str]) -> pd.DataFrame:
+    """Coverage per area, and of the whole batch counting every compound once.
+
+    Overlapping areas share compounds: each area counts them, the whole batch once (a warning
+    names the areas).
+    """
+    table = coverage.coverage_table(compounds, categories, by=AREA)
+    key = pd.DataFrame({"name": compounds[schema.NAME].astype(str),
+                        "where": compounds.geometry.to_wkt(rounding_precision=7)})
+    repeated = key.duplicated().to_numpy()
+    if not repeated.any():
+        return table
+    shared = key.duplicated(keep=False).to_numpy()
+    names = sorted(compounds.loc[shared, AREA].astype(str).unique())
+    warnings.warn(
+        f"{int(repeated.sum()):,} compounds lie in more than one batch area (overlapping areas: "
+        f"{', '.join(names)}): each area counts them, the whole batch '{coverage.ALL_AREAS}' once",
+        LifecircleWarning,
+        stacklevel=3,
+    )
+    whole = coverage.coverage_table(compounds[~repeated], categories)
+    return pd.concat([whole, table[table[AREA] != coverage.ALL_AREAS]], ignore_index=True)
 
 
 def write_batch(batch: BatchResult, out: str | Path) -> list[Path]:

@@ -10,6 +10,7 @@ import shapely
 
 from lifecircle import batch, pipeline, settings
 from lifecircle.analysis import coverage
+from lifecircle.errors import CRSError, InputFileError, LifecircleWarning
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +102,39 @@ def test_bad_batch_areas_are_clear_errors(small_city, tmp_path):
         batch.batch_areas(profile, tmp_path / "twice.geojson", name_field="district")
     shanghai = batch.batch_areas(profile, "districts")
     assert len(shanghai) == 16 and "黄浦区" in set(shanghai["name"])
+
+
+def test_batch_area_files_are_read_and_checked_like_layers(small_city, tmp_path):
+    # Before: a missing file, or one in metres without a CRS, ended in a raw traceback
+    # (DataSourceError, GEOSException), and an empty file was said to lack a 'name' column.
+    profile = pipeline.load_profile(small_city[0])
+    with pytest.raises(InputFileError, match="does not exist"):
+        batch.batch_areas(profile, tmp_path / "gone.geojson")
+    areas = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(121.40, 31.20, 121.41, 31.21)],
+                             crs=4326)
+    areas.to_crs(32651).set_crs(None, allow_override=True).to_file(tmp_path / "metres.geojson")
+    with pytest.raises(CRSError, match="projected metres"):
+        batch.batch_areas(profile, tmp_path / "metres.geojson")
+    areas.iloc[:0].to_file(tmp_path / "empty.geojson")
+    with pytest.raises(batch.DataError, match="empty"):
+        batch.batch_areas(profile, tmp_path / "empty.geojson")
+    areas.to_crs(32651).to_file(tmp_path / "utm.gpkg")  # a file's own CRS is used
+    read = batch.batch_areas(profile, tmp_path / "utm.gpkg")
+    assert read.geometry.iloc[0].equals_exact(areas.geometry.iloc[0], 1e-7)
+
+
+def test_overlapping_areas_count_shared_compounds_once_in_the_whole_batch(batch_run):
+    # Before: a compound in two overlapping areas was counted twice in the (all) rows.
+    result, _ = batch_run
+    ran = [p for p in result.pieces if not p.skipped]
+    first = ran[0]
+    copy = batch.Piece(name="copy", compounds=first.compounds.assign(**{batch.AREA: "copy"}),
+                       facilities=first.facilities)
+    with pytest.warns(LifecircleWarning, match=f"{len(first.compounds)} compounds .*copy"):
+        merged = batch.merge_pieces(result.profile, result.areas, [*ran, copy])
+    whole = merged.coverage[merged.coverage[batch.AREA] == coverage.ALL_AREAS]
+    before = result.coverage[result.coverage[batch.AREA] == coverage.ALL_AREAS]
+    pd.testing.assert_frame_equal(whole.reset_index(drop=True), before.reset_index(drop=True))
+    per_copy = merged.coverage[merged.coverage[batch.AREA] == "copy"].drop(columns=batch.AREA)
+    per_first = result.coverage[result.coverage[batch.AREA] == first.name].drop(columns=batch.AREA)
+    pd.testing.assert_frame_equal(per_copy.reset_index(drop=True), per_first.reset_index(drop=True))
