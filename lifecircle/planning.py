@@ -248,9 +248,9 @@ def compare(
     ScenarioComparison
         The base and scenario runs and their differences per category and sub-district.
     """
-    result = _result(profile, osm_file, progress)
-    if not isinstance(scenario, Scenario):
+    if not isinstance(scenario, Scenario):  # a malformed file is refused before the run
         scenario = load_scenario(scenario)
+    result = _result(profile, osm_file, progress)
     with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
         changes = scenario_changes(result, scenario, scenario_layers(scenario))
     changed = recompute(

@@ -22,7 +22,7 @@ from lifecircle.cli import app
 from lifecircle.errors import DataError, InputFileError, ProfileError
 from lifecircle.outputs.html import external_urls
 
-from ._handbuilt import lonlat
+from ._handbuilt import lonlat, write_points_csv
 from ._siting_study import PPH, write_study
 
 
@@ -106,6 +106,37 @@ def test_threshold_change(result, tmp_path):
     assert _changes(comparison) == {"B": "gained"}
     assert comparison.scenario.profile.categories["nursery"].threshold_m == 700
     assert any("exceeds the run's largest threshold" in n for n in comparison.notes)
+
+
+def test_new_housing_from_a_file_reads_households_like_the_profile(result, tmp_path):
+    # Before: "1,200" and "约500户" silently became unknown residents, and -5 and 0 passed.
+    write_points_csv(tmp_path / "new.csv", [
+        {"name": "新甲", "households": "1,200", "x": 100, "y": 10},
+        {"name": "新乙", "households": "约500户", "x": 300, "y": 10},
+        {"name": "新丙", "households": 0, "x": 400, "y": 10},
+    ])
+    path = _scenario(tmp_path, "file", compounds={"add": [
+        {"file": "new.csv", "households_field": "households"}]})
+    comparison = lc.compare(result, path, progress=False)
+    said = " ".join(comparison.notes)
+    assert "约500户" in said and "are 0" in said
+    new = comparison.scenario.compounds.set_index(schema.NAME)
+    assert new.loc["新甲", "population"] == pytest.approx(1200 * PPH)
+    write_points_csv(tmp_path / "neg.csv", [{"name": "新丁", "households": -5, "x": 100, "y": 10}])
+    negative = _scenario(tmp_path, "neg", compounds={"add": [
+        {"file": "neg.csv", "households_field": "households"}]})
+    with pytest.raises(DataError, match="negative"):
+        lc.compare(result, negative, progress=False)
+    zero = _scenario(tmp_path, "zero", compounds={"add": [
+        {"points": [_point(100, 10, name="新戊", households=0)]}]})
+    assert any("are 0" in n for n in lc.compare(result, zero, progress=False).notes)
+
+
+def test_a_malformed_scenario_is_refused_before_the_run(study, tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: bad\nfacilities: {add: [", encoding="utf-8")
+    outcome = CliRunner().invoke(app, ["compare", str(study), str(tmp_path / "bad.yaml")])
+    assert outcome.exit_code == 1 and "not valid YAML" in outcome.output
+    assert "walking distances" not in outcome.output  # before: after the whole run
 
 
 def test_new_housing_with_households(result, tmp_path):

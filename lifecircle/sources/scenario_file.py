@@ -28,10 +28,11 @@ profiles. Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -42,6 +43,7 @@ from .._profile_text import DuplicateKeyError, UniqueKeyLoader
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
 from ..profile import explain_validation, resolve_path
+from . import count_columns
 from .tables import read_spec
 
 
@@ -238,15 +240,24 @@ def _read(scenario: Scenario, entry: _PointsOrFile) -> gpd.GeoDataFrame:
     return read_spec(scenario.resolve(entry.file), entry)
 
 
+#: New compounds' counts: read like the profile's; compounds with neither are reported apart.
+_NEW_HOUSING = replace(count_columns.RESIDENT_COUNTS, report_blank=False)
+
+
 def _compound_layer(scenario: Scenario, entry: CompoundAddition) -> gpd.GeoDataFrame:
+    """New compounds with households and population read like the profile's compounds
+    (``1,200`` is a number; other text, zeros and negatives are reported or refused)."""
     layer = _read(scenario, entry)
-    if entry.file is not None:
-        for role, column in (("households", entry.households_field),
-                             ("population", entry.population_field)):
-            if column is not None and column not in layer.columns:
-                raise DataError(
-                    f"{entry.file}: the {role} column {column!r} ({role}_field:) does not exist; "
-                    f"its columns: {', '.join(map(str, layer.columns))}"
-                )
-            layer[role] = pd.to_numeric(layer[column], errors="coerce") if column else float("nan")
+    for role, column in (("households", entry.households_field),
+                         ("population", entry.population_field)):
+        if entry.file is None:
+            column, what = role, f"scenario points: {role}"
+        else:
+            what = f"{entry.file}: {role}"
+        if column is not None and column not in layer.columns:
+            raise DataError(
+                f"{entry.file}: the {role} column {column!r} ({role}_field:) does not exist; "
+                f"its columns: {', '.join(map(str, layer.columns))}"
+            )
+        layer[role] = count_columns.counts(layer, column, what, _NEW_HOUSING) if column else np.nan
     return layer[["name", "households", "population", "geometry"]]
