@@ -187,6 +187,7 @@ def recompute(
         **{name: getattr(evaluated, name) for name in fields},
         timings={**result.timings, "recompute": sum(timings.values())},
         notes=list(result.notes),
+        recomputed=True,
     )
 
 

@@ -183,6 +183,23 @@ def test_bad_scenarios_get_clear_errors(result, tmp_path, body, error, match):
         lc.compare(result, _scenario(tmp_path, "bad", **body), progress=False)
 
 
+def test_a_recomputed_run_is_never_written_as_the_study_s_results(result, tmp_path):
+    # Before: comparing a scenario of a scenario and writing it replaced the study's
+    # coverage.csv with scenario "a"'s figures (nursery 3 of 7 instead of 1 of 7) and dropped
+    # its report, without saying so.
+    added = lc.compare(result, _scenario(tmp_path, "a", facilities={"add": [
+        {"category": "nursery", "points": [_point(1050, 0, name="临时点")]}]}), progress=False)
+    again = lc.compare(added.scenario, _scenario(tmp_path, "b", facilities={"add": [
+        {"category": "nursery", "points": [_point(1350, 0, name="另一点")]}]}), progress=False)
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="not the study's own run"):
+        lc.write_comparison(again, out, progress=None)
+    with pytest.raises(DataError, match="not the study's own run"):
+        lc.write_outputs(added.scenario, out)
+    assert not out.exists()
+    assert added.scenario.recomputed and not result.recomputed
+
+
 def test_missing_scenario_file(result, tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         lc.compare(result, tmp_path / "nope.yaml", progress=False)

@@ -77,6 +77,9 @@ class RunResult:
         maps without tiles; None when the network's source has none.
     layers : RunLayers or None
         The loaded layers the results come from (for :func:`lifecircle.evaluation.recompute`).
+    recomputed : bool
+        True for a run recomputed with other facilities, compounds or thresholds (a scenario,
+        a siting plan's ``after``): not the study's own run, so never written as its results.
     """
 
     profile: Profile
@@ -97,6 +100,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     water: gpd.GeoDataFrame | None = None
     layers: RunLayers | None = None
+    recomputed: bool = False
 
     @property
     def categories(self) -> list[str]:

@@ -16,6 +16,7 @@ from .. import settings
 from ..analysis import gaps
 from ..analysis.indicators import PROFILE_TARGET, IndicatorReport, indicator_report
 from ..analysis.result import RunResult
+from ..errors import DataError
 from ..profile import Profile
 from ..schema import COMPLETE
 from . import charts, display, files, html, static_map, web_map
@@ -102,6 +103,12 @@ def write_outputs(
         The files written, the manifest last among the run files.
     """
     say = progress or _silent
+    if result.recomputed:
+        raise DataError(
+            "this result is a recomputation (a scenario, or a run with new sites), not the study's "
+            "own run: written as the run's output set it would replace the study's results. "
+            "Write the comparison or plan of the run itself (put all changes in one scenario file)"
+        )
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
     files.check_output_folder(folder)
