@@ -113,11 +113,7 @@ def site(
         With the ranked sites, the coverage curve, the solver and its bound, and ``after``:
         the run recomputed with the sites (its coverage equals the model's claim).
     """
-    if n_sites is not None and (target_share is not None or sub_districts_only):
-        raise DataError("give either a number of new sites or a target share, not both")
-    check_siting_request(n_sites, target_share)
-    if isinstance(profile, (Profile, RunResult)):
-        check_category(profile if isinstance(profile, Profile) else profile.profile, category)
+    _check_request(profile, category, n_sites, target_share, sub_districts_only)
     result = _result(profile, osm_file, progress)
     settings_ = result.profile.siting
     with collected_warnings(Reporter(enabled=progress), LifecircleWarning) as notes:
@@ -140,6 +136,21 @@ def site(
         plan = fewest_sites(problem, share, one_per_sub_district=per_district, options=options)
     plan.messages += notes
     return verify_plan(plan)
+
+
+def _check_request(
+    profile: Profile | str | Path | RunResult,
+    category: str,
+    n_sites: int | None,
+    target_share: float | Literal["all_reachable"] | None,
+    sub_districts_only: bool,
+) -> None:
+    """Refuse a siting request that cannot be meant, before the run (minutes on a city)."""
+    if n_sites is not None and (target_share is not None or sub_districts_only):
+        raise DataError("give either a number of new sites or a target share, not both")
+    check_siting_request(n_sites, target_share)
+    if isinstance(profile, (Profile, RunResult)):
+        check_category(profile if isinstance(profile, Profile) else profile.profile, category)
 
 
 def verify_plan(plan: SitingPlan) -> SitingPlan:

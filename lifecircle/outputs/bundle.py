@@ -49,6 +49,16 @@ def _maps_dir(out: str | Path | None, maps_dir: str | Path | None, default: Path
     return default if out is not None else settings.maps_folder
 
 
+def _check_own_run(result: RunResult) -> None:
+    """Refuse a recomputed result: as the run's output set it would replace the study's."""
+    if result.recomputed:
+        raise DataError(
+            "this result is a recomputation (a scenario, or a run with new sites), not the study's "
+            "own run: written as the run's output set it would replace the study's results. "
+            "Write the comparison or plan of the run itself (put all changes in one scenario file)"
+        )
+
+
 def write_outputs(
     result: RunResult,
     out: str | Path | None = None,
@@ -103,12 +113,7 @@ def write_outputs(
         The files written, the manifest last among the run files.
     """
     say = progress or _silent
-    if result.recomputed:
-        raise DataError(
-            "this result is a recomputation (a scenario, or a run with new sites), not the study's "
-            "own run: written as the run's output set it would replace the study's results. "
-            "Write the comparison or plan of the run itself (put all changes in one scenario file)"
-        )
+    _check_own_run(result)
     folder = output_dir(result.profile, out)
     map_folder = _maps_dir(out, maps_dir, folder)
     files.check_output_folder(folder)
