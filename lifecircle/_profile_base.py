@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .crs import canonical_crs
 from .errors import CRSError
+
+
+def exactly_one(model: BaseModel, first: str, second: str) -> None:
+    """Refuse a section that gives both or neither of two alternative keys."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"give exactly one of '{first}' or '{second}'")
+
+
+def with_preset(data: Any, presets: Mapping[str, Mapping[str, Any]], value_key: str) -> Any:
+    """A section's keys over those of its named ``preset`` (keys given win; ``value_key``
+    must not be given too)."""
+    if not (isinstance(data, dict) and data.get("preset") in presets):
+        return data
+    if data.get(value_key) is not None:
+        raise ValueError(f"give either 'preset' or '{value_key}', not both")
+    given = {key: value for key, value in data.items() if value is not None}
+    return {**presets[data["preset"]], **given}
 
 
 class _Strict(BaseModel):

@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
-from ._profile_base import Label, _FileLayer, _Strict
+from ._profile_base import Label, _FileLayer, _Strict, exactly_one
 from ._profile_text import DuplicateKeyError, UniqueKeyLoader, read_profile_text
 from ._profile_text import builtin_profiles as builtin_profiles  # public here
 from .errors import InputFileError, ProfileError
@@ -54,8 +54,7 @@ class LayerSource(_FileLayer):
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerSource:
-        if (self.osm_tags is None) == (self.file is None):
-            raise ValueError("give exactly one of 'osm_tags' or 'file'")
+        exactly_one(self, "osm_tags", "file")
         if self.geocode is not None and (self.file is None or {"x", "y", "crs"} & self.model_fields_set):
             raise ValueError(
                 "'geocode' reads addresses from a file: give 'file' without 'x', 'y' or 'crs' "
@@ -213,8 +212,7 @@ class SubDistricts(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> SubDistricts:
-        if (self.file is None) == (self.osm_admin_level is None):
-            raise ValueError("give exactly one of 'file' or 'osm_admin_level'")
+        exactly_one(self, "file", "osm_admin_level")
         return self
 
 

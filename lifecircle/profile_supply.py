@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ._profile_base import Label, _Strict
+from ._profile_base import Label, _Strict, with_preset
 from .schema import ALL_RESIDENTS
 
 #: Names or types that mark an entry of a Chinese POI register (AMap, Baidu) as closed,
@@ -125,12 +125,7 @@ class DemandGroup(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") in DEMAND_SHARE_PRESETS:
-            if data.get("share") is not None:
-                raise ValueError("give either 'preset' or 'share', not both")
-            preset = DEMAND_SHARE_PRESETS[data["preset"]]
-            return {**data, "share": preset["share"], "source": data.get("source") or preset["source"]}
-        return data
+        return with_preset(data, DEMAND_SHARE_PRESETS, "share")
 
     @model_validator(mode="after")
     def _one_way(self) -> DemandGroup:
@@ -161,10 +156,7 @@ class Norm(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") in NORM_PRESETS:
-            if data.get("value") is not None:
-                raise ValueError("give either 'preset' or 'value', not both")
-            return {**NORM_PRESETS[data["preset"]], **data}
+        data = with_preset(data, NORM_PRESETS, "value")
         if isinstance(data, dict) and data.get("value") is not None and not data.get("source"):
             raise ValueError(
                 "a norm needs its 'source' (the standard or plan it comes from); lifecircle "

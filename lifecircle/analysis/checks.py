@@ -57,6 +57,15 @@ _P_VALUE = 1e-3
 _MEDIAN_RATIO = 0.75
 
 
+#: Why a point is off the walking network, by its access status.
+_OFF_NETWORK = {
+    STATUS_BEYOND_SNAP_LIMIT: "lie farther than the snap limit from any walkable street "
+    "(距路网过远 / too far from the network)",
+    STATUS_ISLAND: "snap to a street piece that is not joined to the main walking network "
+    "(孤立路网 / an isolated piece of network)",
+}
+
+
 class CrsSuspicion(NamedTuple):
     """Another reading of a layer's coordinates fits markedly better."""
 
@@ -249,24 +258,15 @@ def warn_about_snaps(
             LifecircleWarning,
             stacklevel=2,
         )
-    beyond = int((snaps["access_status"] == STATUS_BEYOND_SNAP_LIMIT).sum())
-    if beyond:
-        warnings.warn(
-            f"{what}: {beyond:,} of {len(snaps):,} lie farther than the snap limit from any "
-            "walkable street (距路网过远 / too far from the network) and count as not covered "
-            "(未覆盖); access_status = 'beyond_snap_limit' in the tables.",
-            LifecircleWarning,
-            stacklevel=2,
-        )
-    island = int((snaps["access_status"] == STATUS_ISLAND).sum())
-    if island:
-        warnings.warn(
-            f"{what}: {island:,} of {len(snaps):,} snap to a street piece that is not joined "
-            "to the main walking network (孤立路网 / an isolated piece of network) and count as "
-            "not covered (未覆盖); access_status = 'island' in the tables.",
-            LifecircleWarning,
-            stacklevel=2,
-        )
+    for status, where in _OFF_NETWORK.items():
+        n_off = int((snaps["access_status"] == status).sum())
+        if n_off:
+            warnings.warn(
+                f"{what}: {n_off:,} of {len(snaps):,} {where} and count as not covered (未覆盖); "
+                f"access_status = '{status}' in the tables.",
+                LifecircleWarning,
+                stacklevel=2,
+            )
 
 
 def warn_crs_suspicion(what: str, declared: str, suspicion: CrsSuspicion, target: str) -> None:

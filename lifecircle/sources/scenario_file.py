@@ -38,7 +38,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from .. import settings
-from .._profile_base import Label, _FileLayer, _Strict
+from .._profile_base import Label, _FileLayer, _Strict, exactly_one
 from .._profile_text import DuplicateKeyError, UniqueKeyLoader
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
@@ -64,8 +64,7 @@ class _PointsOrFile(_FileLayer):
 
     @model_validator(mode="after")
     def _one_source(self) -> _PointsOrFile:
-        if (self.points is None) == (self.file is None):
-            raise ValueError("give exactly one of 'points' or 'file'")
+        exactly_one(self, "points", "file")
         return self
 
 
@@ -86,8 +85,7 @@ class FacilitySelection(_Strict):
 
     @model_validator(mode="after")
     def _one_selector(self) -> FacilitySelection:
-        if (self.name is None) == (self.near is None):
-            raise ValueError("give exactly one of 'name' or 'near'")
+        exactly_one(self, "name", "near")
         return self
 
 
