@@ -304,8 +304,7 @@ def _file_network_profile(profile: Profile | str | Path, osm_file: str | Path | 
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
     if osm_file is not None:
-        profile = profile.model_copy(update={"network": profile.network.model_copy(
-            update={"source": "osm_file", "osm_file": Path(osm_file).resolve()})})
+        profile = profile.with_osm_file(osm_file)
     if profile.network.source != "osm_file":
         raise LifecircleError(
             "a batch reads its street network once from a local OpenStreetMap file: set "

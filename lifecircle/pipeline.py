@@ -68,11 +68,7 @@ def run(
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
     if osm_file is not None:
-        profile = profile.model_copy(
-            update={"network": profile.network.model_copy(
-                update={"source": "osm_file", "osm_file": Path(osm_file).resolve()}
-            )}
-        )
+        profile = profile.with_osm_file(osm_file)
     check_input_files(profile)
     reporter = Reporter(enabled=progress)
     timings: dict[str, float] = {}
@@ -96,7 +92,7 @@ def _run(
         network_area = _network_area(area_polygon, profile)
         pipeline_checks.boundary_crs(profile, study_area)
     # Layers before the network: a mistake in them shows before the slow network step.
-    layer_osm_file = _layer_osm_file(profile)
+    layer_osm_file = profile.local_osm_file
     with timed(timings, "compounds", reporter):
         compounds, nearby = _compounds(
             profile, area_polygon, buffered, layer_osm_file, cache_dir, log, reporter
@@ -165,13 +161,6 @@ def _study_area(profile: Profile, log: _RunLog) -> tuple[gpd.GeoDataFrame, Any, 
     return study_area, area_polygon, buffered
 
 
-def _layer_osm_file(profile: Profile) -> Path | None:
-    """The OSM file that OSM-tag layers read (None when they come from Overpass)."""
-    if profile.network.source != "osm_file":
-        return None
-    return profile.resolve(profile.network.osm_file)
-
-
 def _network_area(area_polygon: Any, profile: Profile) -> Any:
     """The area whose streets make the network: the study area buffered by the largest
     threshold plus the snap limit, so that every walk within a threshold of a compound inside
@@ -196,8 +185,7 @@ def _network(
         with reporter.working("building the walking graph"):
             network = walking_network_from_segments(segments, profile.projected_crs)
         log.inputs["network"] = f"{streets.source} (read once for a batch)"
-    elif profile.network.source == "osm_file":
-        osm_file = profile.resolve(profile.network.osm_file)
+    elif (osm_file := profile.local_osm_file) is not None:
         # Straight from the file into arrays: no networkx graph (see sources/osm_arrays.py).
         with reporter.working(f"reading {osm_file.name}, {_size_text(osm_file)}"):
             segments = osm_arrays.read_street_segments(osm_file, buffered)

@@ -213,10 +213,11 @@ def _profile_candidates(result: RunResult) -> gpd.GeoDataFrame:
     profile = result.profile
     area = result.study_area.geometry.union_all()
     buffered = areas.buffer_polygon(area, profile.max_threshold_m, profile.projected_crs)
-    osm_file = profile.resolve(profile.network.osm_file) if profile.network.source == "osm_file" else None
     parts = []
     for source in profile.siting.candidate_sources:
-        layer = load_layer(profile, source, buffered, osm_file, settings.data_raw_folder / profile.name)
+        layer = load_layer(
+            profile, source, buffered, profile.local_osm_file, settings.data_raw_folder / profile.name
+        )
         described = "OpenStreetMap" if source.osm_tags is not None else Path(str(source.file)).name
         if source.file is not None:
             _check_candidate_crs(result, layer, source.crs, described)

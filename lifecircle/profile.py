@@ -425,6 +425,19 @@ class Profile(_Strict):
         """Walking speed in metres per minute."""
         return self.walking_speed_kmh * 1000.0 / 60.0
 
+    @property
+    def local_osm_file(self) -> Path | None:
+        """The network's local OSM file (absolute), which OSM-tag layers read too; None when
+        the network comes from Overpass."""
+        return self.resolve(self.network.osm_file) if self.network.source == "osm_file" else None
+
+    def with_osm_file(self, osm_file: str | Path) -> Profile:
+        """This profile with its network (and OSM-tag layers) read from a local OSM file."""
+        network = self.network.model_copy(
+            update={"source": "osm_file", "osm_file": Path(osm_file).resolve()}
+        )
+        return self.model_copy(update={"network": network})
+
     def resolve(self, path: Path | str | None) -> Path | None:
         """Return ``path`` made absolute against the profile's ``base_dir``.
 
