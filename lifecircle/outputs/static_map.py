@@ -250,16 +250,3 @@ def _coverage_line(layers: MapLayers, category: str | None) -> tuple[str, str]:
         zh += f"　临界小区 {int(near):,} 个" + (f"（{people} 人）" if people else "")
         en += f"; near misses {int(near):,}" + (f" ({people} residents)" if people else "")
     return zh, en
-
-
-def result_static_maps(
-    layers: MapLayers, paths: dict[str | None, Path], *, page: Page | None = None
-) -> list[Path]:
-    """Draw every static map of a run: ``paths`` maps a category key (None: complete) to a file.
-
-    Returns
-    -------
-    list of Path
-        The files written, in the order of ``paths``.
-    """
-    return [static_map(layers, key, path, page=page) for key, path in paths.items()]
