@@ -37,7 +37,7 @@ from ._progress import Reporter, collected_warnings
 from .analysis import coverage
 from .errors import CRSError, DataError, LifecircleError, LifecircleWarning
 from .outputs import files, html
-from .outputs.bundle import write_outputs
+from .outputs.bundle import output_dir, write_outputs
 from .outputs.map_inputs import MapLayers
 from .outputs.web_map import layers_map
 from .profile import Profile, StudyArea, load_profile
@@ -277,7 +277,7 @@ def run_batch(
     """
     say = progress or (lambda _: None)
     profile = _file_network_profile(profile, osm_file)
-    folder = Path(out) if out is not None else settings.data_processed_folder / f"{profile.name}_batch"
+    folder = batch_folder(profile, out)
     pieces = batch_areas(profile, areas_source, name_field=name_field)
     profiles = piece_profiles(profile, pieces, folder / "pieces")
     timings: dict[str, float] = {}
@@ -297,6 +297,13 @@ def run_batch(
     batch.timings = timings | {"merge": time.perf_counter() - start}
     batch.workers = n_workers
     return batch
+
+
+def batch_folder(profile: Profile, out: str | Path | None = None) -> Path:
+    """A batch's output folder: ``out``, or ``data/processed/<profile>_batch`` beside the run's."""
+    if out is not None:
+        return Path(out)
+    return output_dir(profile).with_name(f"{profile.name}_batch")
 
 
 def _file_network_profile(profile: Profile | str | Path, osm_file: str | Path | None) -> Profile:

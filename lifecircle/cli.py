@@ -232,10 +232,7 @@ def batch(
         profile, areas, name_field=name_field, out=out, scheduler=scheduler, workers=workers,
         osm_file=osm_file, progress=console.print,
     )
-    folder = out if out is not None else output_dir(result.profile).with_name(
-        f"{result.profile.name}_batch"
-    )
-    written = batch_module.write_batch(result, folder)
+    written = batch_module.write_batch(result, batch_module.batch_folder(result.profile, out))
     whole = result.coverage[result.coverage["area"] == "(all)"]
     for row in whole.itertuples():
         console.print(f"{row.category:>14}: {row.compound_share:.1%} of compounds covered")

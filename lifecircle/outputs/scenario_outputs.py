@@ -11,10 +11,11 @@ import pandas as pd
 
 from .. import schema, settings
 from ..analysis.scenarios import ADDED, GAINED, LOST, NEW_COVERED, REMOVED, ScenarioComparison
+from ..profile import Profile
 from . import files, web_map
 from ._overlays import point_layer
 from ._safe import markdown_text
-from .bundle import Progress, write_outputs
+from .bundle import Progress, output_dir, write_outputs
 from .display import column_format
 from .excel import write_tables
 from .html import save_map
@@ -69,10 +70,9 @@ SHEETS = {
 }
 
 
-def comparison_dir(profile_name: str, scenario: str, out: str | Path | None = None) -> Path:
-    """``<out>/scenarios/<scenario>``; ``out`` defaults to ``data/processed/<profile>``."""
-    base = Path(out) if out is not None else settings.data_processed_folder / profile_name
-    return base / "scenarios" / scenario
+def comparison_dir(profile: Profile, scenario: str, out: str | Path | None = None) -> Path:
+    """``<out>/scenarios/<scenario>``; ``out`` defaults to the run's folder (:func:`output_dir`)."""
+    return output_dir(profile, out) / "scenarios" / scenario
 
 
 def display_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +217,7 @@ def write_comparison(
         ``coverage_scenario.csv``, ``targets_scenario.csv``, ``comparison.md``,
         ``comparison.xlsx``, ``changes.gpkg``, ``changes_map.html`` and ``summary.json``.
     """
-    folder = comparison_dir(comparison.base.profile.name, comparison.name, out)
+    folder = comparison_dir(comparison.base.profile, comparison.name, out)
     fmap = changes_map(comparison, tiles=not self_contained_map)
     layers = changes_layers(comparison)
     tables = {

@@ -18,11 +18,12 @@ import pandas as pd
 from .. import schema, settings
 from ..analysis._siting_tables import SITE_COLUMNS
 from ..analysis.siting import SitingPlan
+from ..profile import Profile
 from . import files, web_map
 from ._fonts import cjk_family
 from ._geo import clean_value
 from ._overlays import point_layer
-from .bundle import Progress, write_outputs
+from .bundle import Progress, output_dir, write_outputs
 from .display import rounded
 from .html import save_map
 from .labels import credits_with_osm
@@ -36,10 +37,9 @@ MODEL_LABELS = {
 }
 
 
-def siting_dir(profile_name: str, category: str, out: str | Path | None = None) -> Path:
-    """``<out>/siting/<category>``; ``out`` defaults to ``data/processed/<profile>``."""
-    base = Path(out) if out is not None else settings.data_processed_folder / profile_name
-    return base / "siting" / category
+def siting_dir(profile: Profile, category: str, out: str | Path | None = None) -> Path:
+    """``<out>/siting/<category>``; ``out`` defaults to the run's folder (:func:`output_dir`)."""
+    return output_dir(profile, out) / "siting" / category
 
 
 def siting_summary(plan: SitingPlan) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def write_siting(
         area), ``sites_map.html``, ``siting.md`` and ``summary.json``.
     """
     result = plan.problem.result
-    folder = siting_dir(result.profile.name, plan.category, out)
+    folder = siting_dir(result.profile, plan.category, out)
     summary = siting_summary(plan)
     fmap = sites_map(plan, tiles=not self_contained_map)
     layers = siting_layers(plan)
