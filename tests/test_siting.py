@@ -426,6 +426,22 @@ def test_text_that_looks_like_a_formula_is_neutralised(result, tmp_path):
     assert "'=HYPERLINK" in text
 
 
+def test_site_names_reach_the_markdown_as_text_not_markup(result):
+    from lifecircle.outputs.siting_outputs import siting_markdown, siting_summary
+
+    layer = gpd.GeoDataFrame(
+        {"name": ["<script>alert(1)</script>", "[x](javascript:alert(1))|y"]},
+        geometry=gpd.points_from_xy([result.network.edges.total_bounds[0] + 750] * 2,
+                                    [result.network.edges.total_bounds[1]] * 2),
+        crs=result.network.crs,
+    )
+    plan = lc.site(result, "nursery", n_sites=1, candidates=layer, progress=False)
+    text = siting_markdown(plan, siting_summary(plan))
+    assert plan.sites["name"].iloc[0] in set(layer["name"])
+    assert "<script>" not in text and "](javascript:" not in text
+    assert "&lt;script&gt;" in text or "\\[x\\]" in text
+
+
 def test_cli_site(study, tmp_path):
     runner = CliRunner()
     outcome = runner.invoke(app, ["site", str(study), "nursery", "--new", "2", "--out", str(tmp_path)])

@@ -23,6 +23,7 @@ from . import files, web_map
 from ._fonts import cjk_family
 from ._geo import clean_value
 from ._overlays import point_layer
+from ._safe import markdown_text
 from .bundle import Progress, output_dir, write_outputs
 from .display import rounded
 from .html import save_map
@@ -293,10 +294,10 @@ def curve_png(plan: SitingPlan, path: str | Path) -> Path:
 
 
 def siting_markdown(plan: SitingPlan, summary: dict[str, Any]) -> str:
-    """A short bilingual Markdown report of the plan."""
+    """A short bilingual Markdown report of the plan (text from data and profiles escaped)."""
     unit = "residents" if plan.problem.measure == "population_share" else "compounds"
     lines = [
-        f"# 新增设施选址 / Siting new facilities: {summary['category_label']}",
+        f"# 新增设施选址 / Siting new facilities: {markdown_text(summary['category_label'])}",
         "",
         f"- **模型 / Model:** {summary['model_label']}",
         f"- **步行阈值 / Walking threshold:** {summary['threshold_m']:g} m",
@@ -307,12 +308,13 @@ def siting_markdown(plan: SitingPlan, summary: dict[str, Any]) -> str:
     ]
     if plan.target_share is not None:
         lines.append(f"- **目标 / Target:** {plan.target_share:.1%}")
-    lines += [f"- **注意 / Note:** {message}" for message in plan.messages]
+    lines += [f"- **注意 / Note:** {markdown_text(message)}" for message in plan.messages]
     shown = pd.DataFrame(plan.sites[SITE_COLUMNS]).copy()
     shown["cumulative_share"] = [f"{v:.1%}" for v in shown["cumulative_share"]]
-    shown = shown.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+    shown = shown.map(lambda v: markdown_text(v) if isinstance(v, str) else v)
     lines += ["", "## 选址排序 / Ranked sites", "",
               shown.to_markdown(index=False) if not shown.empty else "(none / 无)", ""]
-    lines += ["## 数据来源 / Credits", ""] + [f"- {c}" for c in summary["credits"]] + [""]
+    lines += ["## 数据来源 / Credits", ""]
+    lines += [f"- {markdown_text(c)}" for c in summary["credits"]] + [""]
     return "\n".join(lines)
 
