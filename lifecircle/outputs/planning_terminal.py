@@ -9,26 +9,19 @@ from __future__ import annotations
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..analysis.scenarios import ScenarioComparison
 from ..analysis.siting import SitingPlan
 from ..schema import ALL_AREAS, COMPLETE
 from .display import COMPLETE_LABEL
-
-
-def _table(title: str, columns: list[tuple[str, str]]) -> Table:
-    table = Table(title=escape(title), title_justify="left", expand=False)
-    for header, justify in columns:
-        table.add_column(header, justify=justify, overflow="fold")
-    return table
+from .terminal import fitted_table
 
 
 def print_siting(plan: SitingPlan, console: Console) -> None:
     """Print the ranked sites, the coverage before and after, the solver and any messages."""
     profile = plan.problem.result.profile
     label = profile.categories[plan.category].label
-    table = _table(f"新增{label.zh}选址 / New {label.en} sites", [
+    table = fitted_table(f"新增{label.zh}选址 / New {label.en} sites", [
         ("#", "right"), ("站点\nSite", "left"), ("街道\nSub-district", "left"),
         ("新增覆盖\nNewly covered", "right"), ("累计\nCumulative", "right"),
     ])
@@ -54,7 +47,7 @@ def print_siting(plan: SitingPlan, console: Console) -> None:
 def print_comparison(comparison: ScenarioComparison, console: Console) -> None:
     """Print the whole-area change per category, with compounds gaining and losing coverage."""
     profile = comparison.scenario.profile
-    table = _table(f"情景 Scenario: {comparison.name}", [
+    table = fitted_table(f"情景 Scenario: {comparison.name}", [
         ("类别\nCategory", "left"), ("现状\nBase", "right"), ("情景\nScenario", "right"),
         ("变化\nChange", "right"), ("新增覆盖\nGain", "right"), ("失去覆盖\nLoss", "right"),
     ])

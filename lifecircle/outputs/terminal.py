@@ -18,7 +18,9 @@ from .display import COMPLETE_LABEL, MEASURE_TEXT, SAMPLE_WARNING, access_label,
 from .labels import ACCESS_LABELS, minutes_text
 
 
-def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+def fitted_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A rich table for an 80-column terminal: escaped title, ``(header, justify)`` columns
+    that fold long text instead of cutting it."""
     table = Table(title=escape(title), title_justify="left", expand=False)
     for header, justify in columns:
         table.add_column(header, justify=justify, overflow="fold")
@@ -31,7 +33,7 @@ def coverage_table(result: RunResult) -> Table:
     title = f"{profile.title.zh} / {profile.title.en}"
     if profile.sample:
         title = f"示例数据 SAMPLE DATA — {title}"
-    table = _table(title, [
+    table = fitted_table(title, [
         ("类别\nCategory", "left"), ("阈值\nThreshold", "right"), ("小区\nCompounds", "right"),
         ("居民\nResidents", "right"), ("接近达标\nNear miss", "right"),
     ])
@@ -67,7 +69,7 @@ def status_lines(statuses: pd.Series) -> list[str]:
 
 def targets_table(targets: pd.DataFrame) -> Table:
     """The profile's targets: required, measured, result and the shortfall."""
-    table = _table("目标 Targets", [
+    table = fitted_table("目标 Targets", [
         ("目标\nTarget", "left"), ("要求\nRequired", "right"), ("实测\nMeasured", "right"),
         ("结果\nResult", "left"),
     ])
@@ -104,7 +106,7 @@ def indicators_table(report: IndicatorReport) -> Table:
     title = "规划指标 Plan indicators"
     if report.sample:
         title = f"示例数据 SAMPLE DATA — {title}"
-    table = _table(title, [
+    table = fitted_table(title, [
         ("#", "right"), ("指标\nIndicator", "left"), ("目标\nTarget", "left"),
         ("实测\nMeasured", "right"), ("结果\nResult", "left"),
     ])
