@@ -198,6 +198,11 @@ def category_labels(profile: Profile) -> dict[str, tuple[str, str]]:
     return {**labels, COMPLETE: COMPLETE_LABEL}
 
 
+def category_texts(profile: Profile, sep: str = " / ") -> dict[str, str]:
+    """'中文<sep>English' of every category key of a profile, then of ``complete``."""
+    return {key: sep.join(pair) for key, pair in category_labels(profile).items()}
+
+
 def map_title(path: Path, labels: dict[str, tuple[str, str]]) -> str:
     """What a map file shows, from its name (``<profile>_<category>.png`` …)."""
     stem = path.stem

@@ -19,6 +19,7 @@ from .. import schema
 from ..profile import Profile
 from ._geo import clean_value, is_true, marker_radius, round_coordinates
 from ._packed import pack_points, pack_polygons
+from .display import COMPLETE_LABEL, category_texts
 from .labels import (
     ACCESS_LABELS,
     COMPLETE_CLASSES,
@@ -30,8 +31,6 @@ from .labels import (
     minutes_range,
     minutes_text,
 )
-
-COMPLETE_LABEL = ("完整生活圈", "Complete life circle")
 
 
 def to_js(value: Any) -> str:
@@ -248,9 +247,7 @@ def coverage_rows(coverage: pd.DataFrame, profile: Profile) -> list[dict]:
     """
     whole = coverage[coverage["area"] == schema.ALL_AREAS].set_index("category")
     rows = []
-    labels = {k: f"{c.label.zh} / {c.label.en}" for k, c in profile.categories.items()}
-    labels[schema.COMPLETE] = " / ".join(COMPLETE_LABEL)
-    for key, label in labels.items():
+    for key, label in category_texts(profile).items():
         if key not in whole.index:
             continue
         row = whole.loc[key]
@@ -269,8 +266,7 @@ def sub_district_rows(coverage: pd.DataFrame | None, profile: Profile) -> dict[s
     if coverage is None:
         return {}
     out: dict[str, list] = {}
-    labels = {k: f"{c.label.zh} / {c.label.en}" for k, c in profile.categories.items()}
-    labels[schema.COMPLETE] = " / ".join(COMPLETE_LABEL)
+    labels = category_texts(profile)
     for row in coverage[coverage["area"] != schema.ALL_AREAS].itertuples(index=False):
         if row.category in labels:
             out.setdefault(str(row.area), []).append(

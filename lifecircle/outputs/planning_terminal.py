@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from ..analysis.scenarios import ScenarioComparison
 from ..analysis.siting import SitingPlan
-from ..schema import ALL_AREAS, COMPLETE
-from .display import COMPLETE_LABEL
+from ..schema import ALL_AREAS
+from .display import category_texts
 from .terminal import fitted_table
 
 
@@ -54,10 +54,9 @@ def print_comparison(comparison: ScenarioComparison, console: Console) -> None:
     overall = comparison.by_area[comparison.by_area["area"] == ALL_AREAS]
     by_population = overall["population_share_base"].notna().any()
     measure = "population_share" if by_population else "compound_share"
+    labels = category_texts(profile, "\n")
     for row in overall.to_dict("records"):
-        key = row["category"]
-        label = "\n".join(COMPLETE_LABEL) if key == COMPLETE else (
-            f"{profile.categories[key].label.zh}\n{profile.categories[key].label.en}")
+        label = labels[row["category"]]
         table.add_row(
             escape(label), f"{row[measure + '_base']:.1%}", f"{row[measure + '_scenario']:.1%}",
             f"{row[measure + '_change'] * 100:+.1f} pts", f"{row['n_gained']:,}",

@@ -16,7 +16,7 @@ from . import files, web_map
 from ._overlays import point_layer
 from ._safe import markdown_text
 from .bundle import Progress, output_dir, write_outputs
-from .display import column_format
+from .display import category_texts, column_format
 from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
@@ -167,10 +167,9 @@ def changes_map(comparison: ScenarioComparison, *, tiles: bool = False) -> foliu
     profile = scenario.profile
     fmap = web_map.coverage_map(scenario, tiles=tiles)
     located = scenario.compounds.set_index(schema.COMPOUND_ID).geometry
-    labels = {key: cat.label for key, cat in profile.categories.items()}
+    labels = category_texts(profile)
     for key, group in comparison.compound_changes.groupby("category", sort=False):
-        label = labels.get(key)
-        what = f"{label.zh} / {label.en}" if label else "完整生活圈 / complete life circle"
+        what = labels.get(key, key)
         for change, colour in ((GAINED, COVERED_COLOUR), (LOST, UNCOVERED_COLOUR),
                                (NEW_COVERED, "#2166ac")):
             rows = group[group["change"].isin([change, "new_uncovered"] if change == NEW_COVERED

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..analysis.indicators import IndicatorReport
 from ..analysis.result import RunResult
 from ..schema import ALL_AREAS, COMPLETE
-from .display import COMPLETE_LABEL, MEASURE_TEXT, SAMPLE_WARNING, access_label, met_text
+from .display import MEASURE_TEXT, SAMPLE_WARNING, access_label, category_texts, met_text
 from .labels import ACCESS_LABELS, minutes_text
 
 
@@ -38,12 +38,13 @@ def coverage_table(result: RunResult) -> Table:
         ("居民\nResidents", "right"), ("接近达标\nNear miss", "right"),
     ])
     overall = result.coverage[result.coverage["area"] == ALL_AREAS]
+    labels = category_texts(profile, "\n")
     for row in overall.itertuples():
+        label = labels[row.category]
         if row.category == COMPLETE:
-            label, threshold = "\n".join(COMPLETE_LABEL), "全部必需\nall required"
+            threshold = "全部必需\nall required"
         else:
             category = profile.categories[row.category]
-            label = f"{category.label.zh}\n{category.label.en}"
             threshold = f"{category.threshold_m:,.0f} m\n{minutes_text(category.threshold_m, profile)} min"
         residents = "n/a" if pd.isna(row.population_share) else (
             f"{row.population_share:.1%}\n{row.population_covered:,.0f} 人"

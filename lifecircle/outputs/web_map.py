@@ -47,6 +47,7 @@ from ._geo import (
 )
 from ._packed import pack_lines
 from .basemaps import Basemap, resolve_basemap
+from .display import category_texts
 from .html import InlineMap
 from .labels import (
     ACCESS_LABELS,
@@ -440,16 +441,15 @@ def _ui_config(
 ) -> dict:
     profile = layers.profile
     credits = credits_with_osm(layers.credits)
-    views = map_data.view_meta(profile)
     rows = map_data.coverage_rows(layers.coverage, profile) if layers.coverage is not None else []
-    labels = {f"{c.label.zh} / {c.label.en}": i for i, c in enumerate(profile.categories.values())}
-    labels[" / ".join(map_data.COMPLETE_LABEL)] = len(views) - 1
+    # View index of each label: the categories in profile order, then the complete life circle.
+    labels = {text: i for i, text in enumerate(category_texts(profile).values())}
     osm_credits = [c for c in credits if "openstreetmap" in c.lower()]
     attribution = " | ".join(escape(c) for c in osm_credits)
     if len(osm_credits) < len(credits):
         attribution += " | 其他数据来源见图例 / other data sources in the legend"
     return {
-        "view": len(views) - 1,
+        "view": len(profile.categories),  # the complete life circle, the last view
         "head": map_panels.head_html(profile, view, rows, labels),
         "legend": map_panels.legend_html(profile, items, context, credits),
         "modes": map_panels.modes_html("graded" if view == "gaps" else "status"),
