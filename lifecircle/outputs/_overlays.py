@@ -11,7 +11,7 @@ from branca.element import Element
 
 from .. import settings
 from ._geo import feature_collection, round_coordinates
-from .map_layers import safe_markup
+from .map_layers import number_elements, safe_markup
 
 
 def point_layer(
@@ -59,7 +59,7 @@ def point_layer(
     )
     # Deterministic ids for the new elements only: renumbering the whole map would rename the
     # layers its controls already refer to.
-    _number(layer, f"x{len(fmap._children):03d}")
+    number_elements(layer, f"x{len(fmap._children):03d}", width=3)
     layer.add_to(fmap)
     _before_layer_control(fmap, layer)
 
@@ -75,12 +75,3 @@ def _before_layer_control(fmap: folium.Map, layer: Element) -> None:
     for key in after:
         if fmap._children[key] is not layer:
             fmap._children.move_to_end(key)
-
-
-def _number(element: Element, prefix: str) -> None:
-    queue, counter = [element], 0
-    while queue:
-        item = queue.pop(0)
-        item._id = f"{prefix}{counter:03d}"
-        counter += 1
-        queue.extend(item._children.values())

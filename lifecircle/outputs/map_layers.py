@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.template import Template
 
 from .html import RawHTML, static_text
@@ -37,6 +37,20 @@ class Verbatim(MacroElement):
                 )
         for element in self._children.values():
             element.render(**kwargs)
+
+
+def number_elements(element: Element, prefix: str = "", width: int = 4) -> None:
+    """Give ``element`` and everything below it sequential ids (breadth first): the same map
+    renders to the same HTML.
+
+    Must run before the first render: folium keys some render-time children by element names.
+    """
+    queue, counter = [element], 0
+    while queue:
+        item = queue.pop(0)
+        item._id = f"{prefix}{counter:0{width}d}"
+        counter += 1
+        queue.extend(item._children.values())
 
 
 def safe_markup(text: str) -> str:

@@ -29,7 +29,6 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
-from branca.element import Element
 
 from .. import schema
 from ..analysis.result import RunResult
@@ -81,6 +80,7 @@ from .map_layers import (
     PackedAreas,
     PackedLines,
     layer_group,
+    number_elements,
     safe_markup,
 )
 
@@ -203,7 +203,7 @@ def layers_map(
     west, south, east, north = (float(v) for v in study_area.total_bounds)
     config["bounds"] = [[south, west], [north, east]]
     fmap.add_child(MapUi(config, base_layers))
-    _renumber(fmap)
+    number_elements(fmap)
     return fmap
 
 
@@ -457,17 +457,3 @@ def _ui_config(
         "attribution": attribution,
         "offline": basemap is None,
     }
-
-
-def _renumber(fmap: folium.Map) -> None:
-    """Give every element a sequential id: the same map renders to the same HTML.
-
-    Must run before the first render: folium keys some render-time children by element names.
-    """
-    queue: list[Element] = [fmap]
-    counter = 0
-    while queue:
-        element = queue.pop(0)
-        element._id = f"{counter:04d}"
-        counter += 1
-        queue.extend(element._children.values())
