@@ -33,6 +33,7 @@ from .outputs.scenario_outputs import write_comparison
 from .outputs.siting_outputs import write_siting
 from .outputs.static_map import Page
 from .profile import Profile, builtin_profiles, load_profile
+from .schema import ALL_AREAS
 
 app = typer.Typer(
     help="lifecircle: 15-minute community life circle (15分钟社区生活圈) coverage.",
@@ -233,7 +234,7 @@ def batch(
         osm_file=osm_file, progress=console.print,
     )
     written = batch_module.write_batch(result, batch_module.batch_folder(result.profile, out))
-    whole = result.coverage[result.coverage["area"] == "(all)"]
+    whole = result.coverage[result.coverage["area"] == ALL_AREAS]
     for row in whole.itertuples():
         console.print(f"{row.category:>14}: {row.compound_share:.1%} of compounds covered")
     console.print(
@@ -282,7 +283,6 @@ def run_with_fallback(
     osm_file: Path | None = None,
     *,
     allow_sample: bool = False,
-    sample_fallback: bool | None = None,
 ) -> RunResult:
     """Run a profile; when OpenStreetMap is unreachable, run the bundled sample if allowed.
 
@@ -296,8 +296,6 @@ def run_with_fallback(
         Run the sample profile (:data:`SAMPLE_PROFILE`) instead on :class:`OfflineError`,
         saying so on the terminal. The caller must write its outputs to the sample's own
         folder (its ``profile.name`` differs from the study's).
-    sample_fallback : bool, optional
-        Former name of ``allow_sample``.
 
     Returns
     -------
@@ -310,8 +308,6 @@ def run_with_fallback(
         Any error of the run; :class:`OfflineError` when the sample is not allowed (its message
         says how to allow it).
     """
-    if sample_fallback is not None:
-        allow_sample = sample_fallback
     study = profile if isinstance(profile, Profile) else load_profile(profile)
     try:
         return pipeline.run(study, osm_file=osm_file)
