@@ -20,6 +20,7 @@ from .display import category_texts, column_format
 from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
+from .markdown import markdown_table
 from .report_view import DisplayTable
 from .siting_outputs import table_writer, write_files
 
@@ -98,17 +99,11 @@ def _about(comparison: ScenarioComparison) -> pd.DataFrame:
 def comparison_markdown(comparison: ScenarioComparison) -> str:
     """The comparison as Markdown: per area and category, then the facility changes."""
     def table(frame: pd.DataFrame) -> str:
-        if frame.empty:
-            return "(none / 无)\n"
         shown = frame.copy()
         for column in shown.columns:
-            fmt = column_format(column)
-            if column.endswith("_share_change"):
+            if column.endswith("_share_change"):  # percentage points, which no NumberFormat says
                 shown[column] = [("" if pd.isna(v) else f"{v * 100:+.1f} pts") for v in shown[column]]
-            elif fmt is not None and pd.api.types.is_numeric_dtype(shown[column]):
-                shown[column] = [fmt.text(v) for v in shown[column]]
-        shown = display_table(shown).map(lambda v: markdown_text(v) if isinstance(v, str) else v)
-        return shown.to_markdown(index=False) + "\n"
+        return markdown_table(_sheet(shown))
 
     profile = comparison.scenario.profile
     columns = ["area", "category", "population_share_base", "population_share_scenario",
