@@ -231,6 +231,20 @@ def test_written_comparison(result, tmp_path):
     assert summary["compound_changes"] == {"gained": 4}  # C, D, and both complete life circles
 
 
+def test_comparison_tables_show_base_and_scenario_shares_as_percentages(result, tmp_path):
+    from lifecircle.outputs.scenario_outputs import comparison_markdown
+
+    path = _scenario(tmp_path, "pct", facilities={"add": [
+        {"category": "nursery", "points": [_point(1050, 0, name="新点")]}]})
+    comparison = lc.compare(result, path, progress=False)
+    whole = comparison.by_area[(comparison.by_area["area"] == schema.ALL_AREAS)
+                               & (comparison.by_area["category"] == "nursery")].iloc[0]
+    markdown = comparison_markdown(comparison)
+    for column in ("population_share_base", "population_share_scenario", "compound_share_base"):
+        assert f" {whole[column]:.1%} |" in markdown  # right-aligned, as formatted
+    assert f"{whole['population_share_change'] * 100:+.1f} pts" in markdown
+
+
 def test_cli_compare(study, tmp_path):
     path = _scenario(tmp_path, "cli", facilities={"add": [
         {"category": "nursery", "points": [_point(1050, 0, name="CLI点")]}]})

@@ -16,7 +16,7 @@ from . import files, web_map
 from ._overlays import point_layer
 from ._safe import markdown_text
 from .bundle import Progress, output_dir, write_outputs
-from .display import category_texts, column_format
+from .display import NumberFormat, category_texts, column_format
 from .excel import write_tables
 from .html import save_map
 from .labels import COVERED_COLOUR, UNCOVERED_COLOUR, credits_with_osm
@@ -119,8 +119,13 @@ def comparison_markdown(comparison: ScenarioComparison) -> str:
     return "\n".join(lines)
 
 
+def _column_format(column: str) -> NumberFormat | None:
+    # A base or scenario column reads like the run's column it comes from (shares as %).
+    return column_format(column.removesuffix("_base").removesuffix("_scenario"))
+
+
 def _sheet(frame: pd.DataFrame) -> DisplayTable:
-    formats = {HEADERS.get(c, c): column_format(c) for c in frame.columns if column_format(c)}
+    formats = {HEADERS.get(c, c): _column_format(c) for c in frame.columns if _column_format(c)}
     return DisplayTable(display_table(frame), formats)
 
 
