@@ -17,7 +17,6 @@ from ..errors import CRSError, DataError
 from ..profile import Profile
 
 COORD_DECIMALS = 6  # about 0.1 m: finer than any input and keeps the HTML small
-SIMPLIFY_M = 1.0  # service areas and boundaries: invisible at street zoom, much smaller HTML
 
 
 def to_wgs84_layer(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
@@ -52,12 +51,6 @@ def check_compound_columns(compounds: pd.DataFrame, profile: Profile) -> None:
 def round_coordinates(geometry: gpd.GeoSeries) -> gpd.GeoSeries:
     rounded = shapely.transform(geometry.values, lambda xy: np.round(xy, COORD_DECIMALS))
     return gpd.GeoSeries(rounded, index=geometry.index, crs=geometry.crs)
-
-
-def simplified(gdf: gpd.GeoDataFrame, profile: Profile) -> gpd.GeoSeries:
-    projected = gdf.geometry.to_crs(profile.projected_crs)
-    simple = projected.simplify(SIMPLIFY_M, preserve_topology=True)
-    return round_coordinates(simple.to_crs(settings.exchange_crs))
 
 
 def clean_value(value: Any, digits: int | None = None) -> Any:

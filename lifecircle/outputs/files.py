@@ -32,7 +32,6 @@ from ._safe import neutralise_formulas
 __all__ = [
     "atomic_path",
     "check_output_folder",
-    "current_timestamp",
     "file_sha256",
     "output_lock",
     "output_set",
@@ -178,11 +177,6 @@ def output_timestamp(when: datetime | None) -> Iterator[datetime]:
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         _reproducible.set_moment.reset(token)
-
-
-def current_timestamp() -> datetime:
-    """The time recorded in the outputs being written (see :func:`output_timestamp`)."""
-    return _reproducible.output_moment()
 
 
 def run_manifest(
