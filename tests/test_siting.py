@@ -413,13 +413,18 @@ def test_written_outputs(result, tmp_path):
         assert image.size[0] > 600
 
 
-def test_text_that_looks_like_a_formula_is_neutralised(result, tmp_path):
-    layer = gpd.GeoDataFrame(
-        {"name": ["=HYPERLINK(\"http://x\")", "c"]},
-        geometry=gpd.points_from_xy([result.network.edges.total_bounds[0] + 750] * 2,
-                                    [result.network.edges.total_bounds[1]] * 2),
+def _named_candidates(result, names: list[str]) -> gpd.GeoDataFrame:
+    """Candidate sites, all at one point 750 m along the study's street, with these names."""
+    return gpd.GeoDataFrame(
+        {"name": names},
+        geometry=gpd.points_from_xy([result.network.edges.total_bounds[0] + 750] * len(names),
+                                    [result.network.edges.total_bounds[1]] * len(names)),
         crs=result.network.crs,
     )
+
+
+def test_text_that_looks_like_a_formula_is_neutralised(result, tmp_path):
+    layer = _named_candidates(result, ["=HYPERLINK(\"http://x\")", "c"])
     plan = lc.site(result, "nursery", n_sites=1, candidates=layer, progress=False)
     lc.write_siting(plan, tmp_path)
     text = (tmp_path / "siting" / "nursery" / "sites.csv").read_text(encoding="utf-8-sig")
@@ -429,12 +434,7 @@ def test_text_that_looks_like_a_formula_is_neutralised(result, tmp_path):
 def test_site_names_reach_the_markdown_as_text_not_markup(result):
     from lifecircle.outputs.siting_outputs import siting_markdown, siting_summary
 
-    layer = gpd.GeoDataFrame(
-        {"name": ["<script>alert(1)</script>", "[x](javascript:alert(1))|y"]},
-        geometry=gpd.points_from_xy([result.network.edges.total_bounds[0] + 750] * 2,
-                                    [result.network.edges.total_bounds[1]] * 2),
-        crs=result.network.crs,
-    )
+    layer = _named_candidates(result, ["<script>alert(1)</script>", "[x](javascript:alert(1))|y"])
     plan = lc.site(result, "nursery", n_sites=1, candidates=layer, progress=False)
     text = siting_markdown(plan, siting_summary(plan))
     assert plan.sites["name"].iloc[0] in set(layer["name"])
