@@ -30,6 +30,7 @@ from .profile import LayerSource, Profile, check_input_files, load_profile
 from .sources import areas, context, osm, osm_arrays, registers
 from .sources.layers import load_layer
 from .sources.osm_arrays import StreetSegments
+from .sources.osm_features import tags_text
 
 
 def run(
@@ -328,11 +329,7 @@ def _clip(layer: gpd.GeoDataFrame, polygon: Any) -> gpd.GeoDataFrame:
 def _source_name(source: LayerSource) -> str:
     """A layer source in a few words: its file name or its OpenStreetMap tags."""
     if source.osm_tags is not None:
-        tags = "; ".join(
-            f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}"
-            for key, v in source.osm_tags.items()
-        )
-        return f"OpenStreetMap {tags}"
+        return f"OpenStreetMap {tags_text(source.osm_tags)}"
     return Path(str(source.file)).name
 
 

@@ -248,7 +248,7 @@ def require_overpass(url: str, what: str, cache_problem: str | None = None) -> N
         raise NetworkError(
             f"Cannot download {what}: the Overpass API at {url} answers with a server error "
             f"(HTTP {status}). Retry later, use another Overpass server "
-            "(lifecircle.settings.overpass_url, env LIFECIRCLE_OVERPASS_URL) or a local extract "
+            "(set LIFECIRCLE_OVERPASS_URL) or a local extract "
             "(`--osm-file F`)."
         )
     if cache_problem:
@@ -259,14 +259,14 @@ def require_overpass(url: str, what: str, cache_problem: str | None = None) -> N
             "afresh, or supply a local OpenStreetMap file with `--osm-file F`."
         )
     raise OfflineError(
-        f"Cannot download {what}: the Overpass API at {url} did not answer (waited at most "
-        f"{settings.reachability_timeout_s:g} s), so the network is unreachable (offline, "
-        "proxy or firewall), and nothing usable is cached for this study area. Supply a "
-        "local OpenStreetMap file instead: run with `--osm-file F` (F = an .osm, .osm.bz2 "
-        "or .osm.pbf extract covering the study area) or set "
-        "`network: {source: osm_file, osm_file: path/to/extract.osm.pbf}` in the profile "
-        "(layers: `source: {file: ...}`). Or point lifecircle.settings.overpass_url "
-        "(env LIFECIRCLE_OVERPASS_URL) at a reachable Overpass server."
+        f"Cannot download {what}: the OpenStreetMap (Overpass) server {url} did not answer "
+        f"within {settings.reachability_timeout_s:g} s: it is unreachable from this computer "
+        "(no internet access, or a proxy or firewall blocks it), and nothing usable is "
+        "cached for this study area. To work offline, give a local OpenStreetMap extract "
+        "covering the study area: add `--osm-file extract.osm.pbf` (.osm, .osm.bz2 or "
+        ".osm.pbf), or set `network: {source: osm_file, osm_file: extract.osm.pbf}` in the "
+        "profile and give each layer as a file (`source: {file: ...}`). Or set "
+        "LIFECIRCLE_OVERPASS_URL to an Overpass server you can reach."
     )
 
 

@@ -110,6 +110,14 @@ def features_from_osm(
                             progress, kept)
 
 
+def tags_text(tags: dict[str, Any]) -> str:
+    """OpenStreetMap tags as a planner reads them: ``amenity=school/clinic; tourism=museum``."""
+    return "; ".join(
+        f"{key}={'/'.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in tags.items()
+    )
+
+
 def _features_online(
     tags: dict[str, Any],
     polygon_wgs84: Polygon | MultiPolygon,
@@ -128,7 +136,7 @@ def _features_online(
         if cached is not None:
             return cached
     url = settings.overpass_url.rstrip("/")
-    require_overpass(url, f"OpenStreetMap features {tags}", problem)
+    require_overpass(url, f"the OpenStreetMap layer {tags_text(tags)}", problem)
     with overpass_settings(url, cache_dir), bounded_overpass_requests(progress):
         try:
             raw = _osmnx_features_frame(ox.features_from_polygon(polygon_wgs84, tags=tags))
