@@ -9,6 +9,7 @@ PyYAML would silently keep the last value).
 
 from __future__ import annotations
 
+import difflib
 import re
 from importlib import resources
 from pathlib import Path
@@ -67,11 +68,48 @@ def read_profile_text(name_or_path: str | Path) -> tuple[str, str, Path]:
         return _read_profile_file(path), str(path), path.resolve().parent
     resource = resources.files("lifecircle") / "profiles" / f"{name_or_path}.yaml"
     if not resource.is_file():
+        close = difflib.get_close_matches(str(name_or_path), builtin_profiles(), n=1)
         raise ProfileError(
-            f"unknown profile {str(name_or_path)!r}: give a YAML file path or one of the "
-            f"built-in profiles: {', '.join(builtin_profiles())}"
+            f"unknown profile {str(name_or_path)!r}"
+            f"{f' (did you mean {close[0]!r}?)' if close else ''}: give a YAML file path or "
+            f"one of the built-in profiles: {', '.join(builtin_profiles())}"
         )
     return resource.read_text(encoding="utf-8"), f"built-in profile {name_or_path!r}", Path.cwd()
+
+
+# PyYAML's parser words for the two commonest slips, in a planner's words.
+_YAML_PROBLEMS = {
+    "expected <block end>": "this line is indented differently from the lines above it",
+    "mapping values are not allowed here": (
+        "a ':' where none can be (a key on the line above without its ':', or a value "
+        "containing ': ' without quotes)"
+    ),
+}
+
+
+def yaml_problem(exc: yaml.YAMLError, source: str) -> str:
+    """A YAML syntax error as a planner reads it: the file, line and column, and what to check."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"{source} is not valid YAML: {exc}"
+    for parser_words, plain in _YAML_PROBLEMS.items():
+        if problem.startswith(parser_words):
+            problem = plain
+    snippet = mark.get_snippet() if hasattr(mark, "get_snippet") else None
+    context_mark = getattr(exc, "context_mark", None)
+    started = (
+        f" (in the block that starts at line {context_mark.line + 1})"
+        if context_mark is not None and context_mark.line != mark.line
+        else ""
+    )
+    return (
+        f"{source} is not valid YAML, line {mark.line + 1}, column {mark.column + 1}: "
+        f"{problem}{started}. Check the indentation there (spaces, not tabs; keys of one "
+        "level start in the same column), the ':' after each key, and quotes around values "
+        "that contain ': ' or ' #'"
+        + (f"\n{snippet}" if snippet else "")
+    )
 
 
 def _read_profile_file(path: Path) -> str:

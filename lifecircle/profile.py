@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
 from ._profile_base import Label, _FileLayer, _Strict, exactly_one
-from ._profile_text import DuplicateKeyError, UniqueKeyLoader, read_profile_text
+from ._profile_text import DuplicateKeyError, UniqueKeyLoader, read_profile_text, yaml_problem
 from ._profile_text import builtin_profiles as builtin_profiles  # public here
 from .errors import InputFileError, ProfileError
 from .profile_supply import (
@@ -344,7 +344,7 @@ class Profile(_Strict):
                 levels = preset["levels"]
                 if category["level"] not in levels:
                     raise ValueError(
-                        f"category {key!r}: level must be one of {sorted(levels)}, "
+                        f"category {key!r}: level must be one of {', '.join(levels)}, "
                         f"got {category['level']!r}"
                     )
                 category = {
@@ -515,7 +515,7 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
     except DuplicateKeyError as exc:
         raise ProfileError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{source} is not valid YAML: {exc}") from exc
+        raise ProfileError(yaml_problem(exc, source)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{source} must be a YAML mapping of profile fields")
     data.update(overrides)
@@ -526,15 +526,35 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
         raise ProfileError(explain_validation(exc, source)) from None
 
 
+# Steps pydantic adds to an error's location when a field accepts several forms (e.g.
+# "function-after[_one_source(), LayerSource]", "list[...]"): internal names, not profile keys.
+_VALIDATOR_STEP = re.compile(r"^[a-z][a-z-]*\[.*\]$")
+
+
 def explain_validation(exc: ValidationError, source: str) -> str:
-    """A planner's reading of a pydantic error: one line per problem, typos named as such."""
-    lines = [f"{source} has {exc.error_count()} problem(s):"]
+    """A planner's reading of a pydantic error: one line per problem, typos named as such.
+
+    Locations are given as profile keys only; when a field accepts several forms (one source
+    or a list of them), the complaints of the forms the profile did not use are left out.
+    """
+    problems: list[tuple[str, str, bool]] = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        message = error["msg"]
+        keys = [str(p) for p in error["loc"]]
+        where = ".".join(k for k in keys if not _VALIDATOR_STEP.match(k)) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field (a typo?)"
-        lines.append(f"  - {where}: {message}")
+        other_form = len(keys) > 0 and bool(_VALIDATOR_STEP.match(keys[-1]))
+        problems.append((where, message, other_form and error["type"].endswith("_type")))
+    named = [where for where, _, _ in problems]
+    kept = [
+        (where, message)
+        for where, message, other_form in problems
+        # "should be a valid list" beside a real problem inside the same field is noise
+        if not (other_form and sum(w == where or w.startswith(f"{where}.") for w in named) > 1)
+    ]
+    lines = [f"{source} has {len(kept)} problem(s):"]
+    lines += [f"  - {where}: {message}" for where, message in kept]
     return "\n".join(lines)
 
 

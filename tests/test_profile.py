@@ -89,6 +89,41 @@ def test_typo_in_a_field_name_is_reported_with_its_path(tmp_path):
     assert "categories.nursery.threshold_m" in message  # the missing correct field
 
 
+def test_a_typo_inside_a_layer_source_names_profile_keys_only(tmp_path):
+    # A category's source may be one source or a list: pydantic reports both forms, with
+    # internal names ("function-after[...]", "list[...]"); the planner sees one line per typo.
+    data = _minimal()
+    data["categories"]["nursery"]["source"] = {
+        "file": "k.csv", "crs": "wgs84", "x": "lon", "y": "lat", "name_feild": "name",
+    }
+    with pytest.raises(ProfileError) as err:
+        lc.load_profile(_write(tmp_path, data))
+    message = str(err.value)
+    assert "has 1 problem(s)" in message
+    assert "categories.nursery.source.name_feild: unknown field (a typo?)" in message
+    assert "function-after" not in message and "valid list" not in message
+
+
+def test_yaml_slips_name_the_line_and_what_to_check(tmp_path):
+    bad = tmp_path / "indent.yaml"
+    bad.write_text("name: x\ncategories:\n  nursery:\n    label: k\n   threshold_m: 300\n")
+    with pytest.raises(ProfileError) as err:
+        lc.load_profile(bad)
+    message = str(err.value)
+    assert "indent.yaml is not valid YAML, line 5, column 4" in message
+    assert "indented differently" in message and "starts at line 3" in message
+    assert "unicode string" not in message and "<block end>" not in message
+    colon = tmp_path / "colon.yaml"
+    colon.write_text("name: x\ncategories:\n  nursery\n    label: k\n")
+    with pytest.raises(ProfileError, match=r"line 4, column 10: a ':' where none can be"):
+        lc.load_profile(colon)
+
+
+def test_a_misspelt_builtin_profile_gets_a_suggestion():
+    with pytest.raises(ProfileError, match=r"unknown profile 'huangpo' \(did you mean 'huangpu'\?\)"):
+        lc.load_profile("huangpo")
+
+
 def test_bad_values_are_explained(tmp_path):
     data = _minimal()
     data["categories"]["nursery"]["threshold_m"] = -5

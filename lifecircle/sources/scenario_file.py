@@ -39,7 +39,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .. import settings
 from .._profile_base import Label, _FileLayer, _Strict, exactly_one
-from .._profile_text import DuplicateKeyError, UniqueKeyLoader
+from .._profile_text import DuplicateKeyError, UniqueKeyLoader, yaml_problem
 from ..crs import to_wgs84
 from ..errors import DataError, InputFileError, ProfileError
 from ..profile import explain_validation, resolve_path
@@ -165,7 +165,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except DuplicateKeyError as exc:
         raise ProfileError(f"scenario {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"scenario {path} is not valid YAML: {exc}") from exc
+        raise ProfileError(yaml_problem(exc, f"scenario {path}")) from None
     if not isinstance(data, dict):
         raise ProfileError(f"scenario {path} must be a YAML mapping of scenario fields")
     data.setdefault("base_dir", path.resolve().parent)
