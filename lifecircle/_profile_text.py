@@ -10,12 +10,14 @@ PyYAML would silently keep the last value).
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from .errors import ProfileError
 
@@ -152,3 +154,56 @@ def _guess_encoding(raw: bytes) -> str | None:
 
     best = from_bytes(raw).best()
     return best.encoding.upper() if best is not None else None
+
+
+# Steps pydantic adds to an error's location when a field accepts several forms (e.g.
+# "function-after[_one_source(), LayerSource]", "list[...]"): internal names, not profile keys.
+_VALIDATOR_STEP = re.compile(r"^[a-z][a-z-]*\[.*\]$")
+
+
+def explain_validation(exc: ValidationError, source: str) -> str:
+    """A planner's reading of a pydantic error: one line per problem, typos named as such.
+
+    Locations are given as profile keys only; when a field accepts several forms (one source
+    or a list of them), the complaints of the forms the profile did not use are left out.
+    """
+    problems: list[tuple[str, str, bool]] = []
+    for error in exc.errors():
+        keys = [str(p) for p in error["loc"]]
+        where = ".".join(k for k in keys if not _VALIDATOR_STEP.match(k)) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (a typo?)"
+        other_form = len(keys) > 0 and bool(_VALIDATOR_STEP.match(keys[-1]))
+        problems.append((where, message, other_form and error["type"].endswith("_type")))
+    named = [where for where, _, _ in problems]
+    kept = [
+        (where, message)
+        for where, message, other_form in problems
+        # "should be a valid list" beside a real problem inside the same field is noise
+        if not (other_form and sum(w == where or w.startswith(f"{where}.") for w in named) > 1)
+    ]
+    lines = [f"{source} has {len(kept)} problem(s):"]
+    lines += [f"  - {where}: {message}" for where, message in kept]
+    return "\n".join(lines)
+
+
+_ENV_NAME = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def where_paths_come_from(written: str, base_dir: Path) -> str:
+    """What to do about a missing file: the variable its folder comes from, or the base folder."""
+    variable = _ENV_NAME.search(written)
+    if variable is not None:
+        name = variable["name"]
+        if os.environ.get(name):
+            return f"The profile takes its folder from ${name}, set to {os.environ[name]}: check it"
+        return (
+            f"The profile takes its folder from the environment variable {name}, which is not "
+            f"set (so {variable['default'] or 'nothing'} was used): set it to the folder that "
+            f"holds the data, e.g. `export {name}=/path/to/data`, and run again"
+        )
+    return (
+        "Check the path in the profile (relative paths resolve against "
+        f"{base_dir}: the profile file's folder, or for a built-in profile the current folder)"
+    )

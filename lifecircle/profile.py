@@ -18,7 +18,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import settings
 from ._profile_base import Label, _FileLayer, _Strict, exactly_one
-from ._profile_text import DuplicateKeyError, UniqueKeyLoader, read_profile_text, yaml_problem
+from ._profile_text import (
+    DuplicateKeyError,
+    UniqueKeyLoader,
+    explain_validation,
+    read_profile_text,
+    where_paths_come_from,
+    yaml_problem,
+)
 from ._profile_text import builtin_profiles as builtin_profiles  # public here
 from .errors import InputFileError, ProfileError
 from .profile_supply import (
@@ -526,38 +533,6 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
         raise ProfileError(explain_validation(exc, source)) from None
 
 
-# Steps pydantic adds to an error's location when a field accepts several forms (e.g.
-# "function-after[_one_source(), LayerSource]", "list[...]"): internal names, not profile keys.
-_VALIDATOR_STEP = re.compile(r"^[a-z][a-z-]*\[.*\]$")
-
-
-def explain_validation(exc: ValidationError, source: str) -> str:
-    """A planner's reading of a pydantic error: one line per problem, typos named as such.
-
-    Locations are given as profile keys only; when a field accepts several forms (one source
-    or a list of them), the complaints of the forms the profile did not use are left out.
-    """
-    problems: list[tuple[str, str, bool]] = []
-    for error in exc.errors():
-        keys = [str(p) for p in error["loc"]]
-        where = ".".join(k for k in keys if not _VALIDATOR_STEP.match(k)) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field (a typo?)"
-        other_form = len(keys) > 0 and bool(_VALIDATOR_STEP.match(keys[-1]))
-        problems.append((where, message, other_form and error["type"].endswith("_type")))
-    named = [where for where, _, _ in problems]
-    kept = [
-        (where, message)
-        for where, message, other_form in problems
-        # "should be a valid list" beside a real problem inside the same field is noise
-        if not (other_form and sum(w == where or w.startswith(f"{where}.") for w in named) > 1)
-    ]
-    lines = [f"{source} has {len(kept)} problem(s):"]
-    lines += [f"  - {where}: {message}" for where, message in kept]
-    return "\n".join(lines)
-
-
 def input_files(profile: Profile) -> list[tuple[str, Path]]:
     """Every local file a profile reads, with its role, resolved (before any heavy step).
 
@@ -571,7 +546,12 @@ def input_files(profile: Profile) -> list[tuple[str, Path]]:
     list of (str, Path)
         ``(role, path)`` pairs such as ``("categories.nursery.source", Path(...))``.
     """
-    files: list[tuple[str, Path | None]] = [("study_area.file", profile.study_area.file)]
+    return [(role, resolved) for role, path in _named_paths(profile) if (resolved := profile.resolve(path))]
+
+
+def _named_paths(profile: Profile) -> list[tuple[str, Path | str | None]]:
+    """The profile's file fields as written (``${VAR}`` not yet expanded), with their roles."""
+    files: list[tuple[str, Path | str | None]] = [("study_area.file", profile.study_area.file)]
     if profile.network.source == "osm_file":
         files.append(("network.osm_file", profile.network.osm_file))
     for key, category in profile.categories.items():
@@ -584,7 +564,7 @@ def input_files(profile: Profile) -> list[tuple[str, Path]]:
         files.append(("sub_districts.file", profile.sub_districts.file))
     if profile.population.source == "raster":
         files.append(("population.raster", profile.population.raster))
-    return [(role, resolved) for role, path in files if (resolved := profile.resolve(path))]
+    return files
 
 
 def check_input_files(profile: Profile) -> None:
@@ -595,11 +575,11 @@ def check_input_files(profile: Profile) -> None:
     InputFileError
         Naming the profile field, the path and what to do.
     """
-    for role, path in input_files(profile):
-        if path.is_file():
+    for role, written in _named_paths(profile):
+        path = profile.resolve(written)
+        if path is None or path.is_file():
             continue
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise InputFileError(
-            f"{role}: {path} {problem}. Check the path in the profile (relative paths resolve "
-            f"against the profile's folder, {profile.base_dir})"
+            f"{role}: {path} {problem}. {where_paths_come_from(str(written), profile.base_dir)}"
         )

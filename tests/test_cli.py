@@ -146,6 +146,22 @@ def test_missing_input_is_reported_before_the_network_is_read(study, tmp_path, m
     assert_one_line_error(outcome, 1, "sub_districts.file", "gone.geojson", "does not exist")
 
 
+def test_builtin_profile_without_its_data_says_which_variable_to_set(tmp_path, monkeypatch):
+    # A fresh clone elsewhere than beside ../shared/data: the planner must learn that the
+    # built-in real-data profile takes its folder from LIFECIRCLE_SHARED_DATA.
+    monkeypatch.delenv("LIFECIRCLE_SHARED_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    outcome = invoke("run", "huangpu", "--out", tmp_path / "out")
+    assert_one_line_error(
+        outcome, 1, "study_area.file", "does not exist",
+        "environment variable LIFECIRCLE_SHARED_DATA, which is not set",
+        "export LIFECIRCLE_SHARED_DATA=",
+    )
+    monkeypatch.setenv("LIFECIRCLE_SHARED_DATA", str(tmp_path / "nowhere"))
+    outcome = invoke("run", "huangpu", "--out", tmp_path / "out")
+    assert_one_line_error(outcome, 1, "$LIFECIRCLE_SHARED_DATA, set to", "nowhere")
+
+
 def test_out_that_is_a_file(study, tmp_path):
     target = tmp_path / "results.csv"
     target.write_text("mine\n")
