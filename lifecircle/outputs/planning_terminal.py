@@ -27,9 +27,7 @@ def print_siting(plan: SitingPlan, console: Console) -> None:
     ])
     for row in plan.sites.itertuples():
         site = f"{row.name}\n{row.street or '—'}\n{row.lon:.6f}, {row.lat:.6f}"
-        new = f"{row.new_compounds:,} 小区"
-        if not pd.isna(row.new_residents):
-            new += f"\n{row.new_residents:,.0f} 人"
+        new = _compounds_and_residents(row.new_compounds, row.new_residents)
         table.add_row(str(row.rank), escape(site), escape(row.sub_district or "—"), new,
                       f"{row.cumulative_share:.1%}")
     console.print(table)
@@ -47,21 +45,29 @@ def print_siting(plan: SitingPlan, console: Console) -> None:
 def print_comparison(comparison: ScenarioComparison, console: Console) -> None:
     """Print the whole-area change per category, with compounds gaining and losing coverage."""
     profile = comparison.scenario.profile
-    table = fitted_table(f"情景 Scenario: {comparison.name}", [
-        ("类别\nCategory", "left"), ("现状\nBase", "right"), ("情景\nScenario", "right"),
-        ("变化\nChange", "right"), ("新增覆盖\nGain", "right"), ("失去覆盖\nLoss", "right"),
-    ])
     overall = comparison.by_area[comparison.by_area["area"] == ALL_AREAS]
     by_population = overall["population_share_base"].notna().any()
     measure = "population_share" if by_population else "compound_share"
+    shares_of = "居民 residents" if by_population else "小区 compounds"
+    table = fitted_table(f"情景 Scenario: {comparison.name} — 覆盖率 coverage ({shares_of})", [
+        ("类别\nCategory", "left"), ("现状\nBase", "right"), ("情景\nScenario", "right"),
+        ("变化\nChange", "right"), ("新增覆盖\nGain", "right"), ("失去覆盖\nLoss", "right"),
+    ])
     labels = category_texts(profile, "\n")
     for row in overall.to_dict("records"):
         label = labels[row["category"]]
         table.add_row(
             escape(label), f"{row[measure + '_base']:.1%}", f"{row[measure + '_scenario']:.1%}",
-            f"{row[measure + '_change'] * 100:+.1f} pts", f"{row['n_gained']:,}",
-            f"{row['n_lost']:,}",
+            f"{row[measure + '_change'] * 100:+.1f} pts",
+            _compounds_and_residents(row["n_gained"], row["population_gained"]),
+            _compounds_and_residents(row["n_lost"], row["population_lost"]),
         )
     console.print(table)
     for note in comparison.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
+def _compounds_and_residents(compounds: int, residents: float) -> str:
+    """``611 小区`` and, when residents are known, ``12,345 人`` below (as the siting table)."""
+    text = f"{compounds:,} 小区"
+    return text if pd.isna(residents) else f"{text}\n{residents:,.0f} 人"
