@@ -35,7 +35,7 @@ import pandas as pd
 from . import pipeline, schema, settings
 from ._progress import Reporter, collected_warnings
 from .analysis import coverage
-from .errors import CRSError, DataError, LifecircleError, LifecircleWarning
+from .errors import CRSError, DataError, InputFileError, LifecircleError, LifecircleWarning
 from .outputs import files, html
 from .outputs.bundle import output_dir, write_outputs
 from .outputs.map_inputs import MapLayers
@@ -137,6 +137,12 @@ def batch_areas(
             raise DataError("the profile has no sub_districts: give them, or another --areas")
         table = table[["name", "geometry"]]
     else:
+        if not Path(text).exists():
+            raise InputFileError(
+                f"--areas {text}: this file does not exist, and it is not one of 'districts', 'districts:<city>' "
+                "(e.g. districts:南京市) or 'sub_districts'; give one of these or the path of a "
+                "polygon file (GeoJSON, GeoPackage, Shapefile)"
+            )
         table = _area_file(Path(text), name_field)
     table = table[table.geometry.notna() & ~table.geometry.is_empty].reset_index(drop=True)
     table["name"] = table["name"].astype(str)

@@ -110,6 +110,9 @@ def test_batch_area_files_are_read_and_checked_like_layers(small_city, tmp_path)
     profile = pipeline.load_profile(small_city[0])
     with pytest.raises(InputFileError, match="does not exist"):
         batch.batch_areas(profile, tmp_path / "gone.geojson")
+    # a mistyped keyword is not taken for a file of the profile: the keywords are listed
+    with pytest.raises(InputFileError, match="--areas district: .*'districts', 'districts:<city>'"):
+        batch.batch_areas(profile, "district")
     areas = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(121.40, 31.20, 121.41, 31.21)],
                              crs=4326)
     areas.to_crs(32651).set_crs(None, allow_override=True).to_file(tmp_path / "metres.geojson")

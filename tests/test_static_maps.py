@@ -72,6 +72,10 @@ def test_paper_and_orientation(layers, tmp_path):
     for bad in ({"paper": "B5"}, {"orientation": "diagonal"}, {"dpi": 10}):
         with pytest.raises(DataError):
             static_map.Page(**bad)
+    # what --paper A5 prints: the choices in words, not a Python list
+    with pytest.raises(DataError, match=r"paper must be A4 or A3, optionally with -portrait or "
+                                        r"-landscape \(e.g. --paper A3-landscape\), not 'A5'"):
+        static_map.Page.from_text("A5")
 
 
 def test_title_legend_and_coverage_figures(layers, inputs):

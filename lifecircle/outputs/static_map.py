@@ -67,9 +67,15 @@ class Page:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPER_MM:
-            raise DataError(f"paper must be one of {sorted(PAPER_MM)}, not {self.paper!r}")
+            raise DataError(
+                f"paper must be {' or '.join(PAPER_MM)}, optionally with -portrait or "
+                f"-landscape (e.g. --paper A3-landscape), not {self.paper!r}"
+            )
         if self.orientation not in ORIENTATIONS:
-            raise DataError(f"orientation must be one of {ORIENTATIONS}, not {self.orientation!r}")
+            raise DataError(
+                f"paper orientation must be {', '.join(ORIENTATIONS)} (e.g. --paper "
+                f"A4-portrait), not {self.orientation!r}"
+            )
         if not 50 <= self.dpi <= 1200:
             raise DataError(f"dpi must be between 50 and 1200, not {self.dpi}")
 
