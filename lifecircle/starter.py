@@ -243,7 +243,11 @@ def profile_text(
         When a file cannot be read or the district is unknown.
     """
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
-        raise ProfileError(f"profile name {name!r}: use letters, digits, '_' and '-' only")
+        raise ProfileError(
+            f"profile name {name!r}: use Latin letters, digits, '_' and '-' only (the name is "
+            "also the results folder, data/processed/<name>), e.g. changning_2024; the Chinese "
+            "title goes into the profile's title: field"
+        )
     if name in builtin_profiles():
         # Results go to data/processed/<name>: the built-in profile's runs would replace them.
         raise ProfileError(

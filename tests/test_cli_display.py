@@ -148,6 +148,10 @@ def test_init_errors_are_one_line(data_files, tmp_path):
     bad = runner.invoke(cli.app, ["init", "x", "--facility", "nursery", "--out",
                                   str(tmp_path / "x.yaml")])
     assert bad.exit_code == 2 and "CATEGORY=FILE" in bad.output
+    # a Chinese study name (as a planner would type first) is refused with why and an example
+    chinese = runner.invoke(cli.app, ["init", "我的研究", "--out", str(tmp_path / "x.yaml")])
+    assert chinese.exit_code == 1 and "Traceback" not in chinese.output
+    assert "data/processed/<name>" in chinese.output and "title:" in chinese.output
     assert not (tmp_path / "x.yaml").exists()
 
 
