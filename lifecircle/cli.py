@@ -104,23 +104,23 @@ ProfileArg = Annotated[
 ]
 OsmFileOpt = Annotated[
     Path | None,
-    typer.Option("--osm-file", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
+    typer.Option("--osm-file", metavar="FILE", help="Local .osm, .osm.bz2 or .osm.pbf file for the network."),
 ]
 AllowSampleOpt = Annotated[
     bool,
     typer.Option(
-        "--allow-sample",
+        "--allow-sample", metavar="",
         help="When OpenStreetMap is unreachable and nothing is cached, analyse the bundled "
         "sample (into its own folder, labelled SAMPLE) instead of stopping with an error.",
     ),
 ]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Output folder (default data/processed/<profile>).")
+    Path | None, typer.Option("--out", metavar="FOLDER", help="Output folder (default data/processed/<profile>).")
 ]
 OnlineMapOpt = Annotated[
     bool,
     typer.Option(
-        "--online-map/--offline-map",
+        "--online-map/--offline-map", metavar="",
         help="HTML maps with background tiles from the internet (default: self-contained maps "
         "that work offline and draw streets and water from the data).",
     ),
@@ -128,7 +128,7 @@ OnlineMapOpt = Annotated[
 PaperOpt = Annotated[
     str,
     typer.Option(
-        "--paper",
+        "--paper", metavar="PAPER",
         help="Paper of the PNG maps: A4 or A3, optionally -portrait or -landscape "
         "(default A4, turned to fit the study area; 300 dpi).",
     ),
@@ -136,7 +136,7 @@ PaperOpt = Annotated[
 BasemapOpt = Annotated[
     str,
     typer.Option(
-        "--basemap",
+        "--basemap", metavar="NAME",
         help="Tiles of --online-map: osm, amap (高德, GCJ-02: layers are shifted to match) or "
         "tianditu (天地图, key in $LIFECIRCLE_TIANDITU_KEY).",
     ),
@@ -169,7 +169,7 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out",
+            "--out", metavar="FOLDER",
             help="Output folder: run outputs and maps go there, the report into its report/ "
             "sub-folder (default data/processed/<profile> and maps/).",
         ),
@@ -198,31 +198,31 @@ def batch(
     areas: Annotated[
         str,
         typer.Option(
-            "--areas",
+            "--areas", metavar="AREAS",
             help="The pieces: 'districts' (the 16 districts of Shanghai, bundled), "
             "'districts:<city>' (e.g. districts:南京市), 'sub_districts' (the profile's) or a "
             "polygon file (GeoJSON, GeoPackage…).",
         ),
     ] = "districts",
     name_field: Annotated[
-        str, typer.Option("--name-field", help="Column naming the areas of a polygon file.")
+        str, typer.Option("--name-field", metavar="COLUMN", help="Column naming the areas of a polygon file.")
     ] = "name",
     osm_file: OsmFileOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder (default data/processed/<profile>_batch).")
+        typer.Option("--out", metavar="FOLDER", help="Output folder (default data/processed/<profile>_batch).")
     ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
-            "--scheduler",
+            "--scheduler", metavar="ADDRESS",
             help="Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a "
             "local cluster of this machine.",
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Worker processes of the local cluster "
+        typer.Option("--workers", metavar="N", min=1, help="Worker processes of the local cluster "
                      "(default: one per CPU)."),
     ] = None,
 ) -> None:
@@ -405,7 +405,7 @@ def _show_version(value: bool) -> None:
 def _options(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_show_version, is_eager=True,
+        typer.Option("--version", metavar="", callback=_show_version, is_eager=True,
                      help="Show the version and exit."),
     ] = False,
 ) -> None:
@@ -417,22 +417,22 @@ def _options(
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new profile (letters, digits, _ and -).")],
     district: Annotated[
-        str | None, typer.Option(help="Chinese district, e.g. 长宁区 (resolved offline).")
+        str | None, typer.Option(metavar="DISTRICT", help="Chinese district, e.g. 长宁区 (resolved offline).")
     ] = None,
     compounds: Annotated[
-        Path | None, typer.Option(help="Compound (小区) file: CSV, Excel, GeoJSON, GeoPackage …")
+        Path | None, typer.Option(metavar="FILE", help="Compound (小区) file: CSV, Excel, GeoJSON, GeoPackage …")
     ] = None,
     facility: Annotated[
         list[str] | None,
-        typer.Option(help="A facility file as CATEGORY=FILE, e.g. nursery=kindergartens.csv "
+        typer.Option(metavar="CATEGORY=FILE", help="A facility file as CATEGORY=FILE, e.g. nursery=kindergartens.csv "
                           "(repeat for each category)."),
     ] = None,
     sub_districts: Annotated[
-        Path | None, typer.Option(help="Sub-district (街道/镇) boundary file.")
+        Path | None, typer.Option(metavar="FILE", help="Sub-district (街道/镇) boundary file.")
     ] = None,
     osm_file: OsmFileOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Profile file to write (default NAME.yaml here).")
+        Path | None, typer.Option("--out", metavar="FILE", help="Profile file to write (default NAME.yaml here).")
     ] = None,
 ) -> None:
     """Write a commented starter profile for a district and your data files (never overwrites)."""
@@ -483,7 +483,7 @@ def _write_new(path: Path, text: str) -> None:
 
 SitingOutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="The run's output folder (default data/processed/<profile>)."),
+    typer.Option("--out", metavar="FOLDER", help="The run's output folder (default data/processed/<profile>)."),
 ]
 
 
@@ -493,39 +493,39 @@ def site(
     profile: ProfileArg,
     category: Annotated[str, typer.Argument(help="Category key to site, e.g. nursery.")],
     new: Annotated[
-        int | None, typer.Option("--new", help="The best N new sites (most residents newly covered).")
+        int | None, typer.Option("--new", metavar="N", help="The best N new sites (most residents newly covered).")
     ] = None,
     share: Annotated[
         float | None,
-        typer.Option("--share", help="Fewest new sites reaching this share of residents "
+        typer.Option("--share", metavar="SHARE", help="Fewest new sites reaching this share of residents "
                      "(default: the profile's 'basically full' share, 0.95)."),
     ] = None,
     all_reachable: Annotated[
-        bool, typer.Option("--all-reachable", help="Fewest new sites covering every compound "
+        bool, typer.Option("--all-reachable", metavar="", help="Fewest new sites covering every compound "
                            "a candidate can reach.")
     ] = False,
     per_sub_district: Annotated[
         bool | None,
-        typer.Option("--per-sub-district/--no-per-sub-district",
+        typer.Option("--per-sub-district/--no-per-sub-district", metavar="",
                      help="Also one site in every sub-district without a facility."),
     ] = None,
     sub_districts_only: Annotated[
-        bool, typer.Option("--sub-districts-only", help="Only one site in every sub-district "
+        bool, typer.Option("--sub-districts-only", metavar="", help="Only one site in every sub-district "
                            "without a facility, covering the most residents.")
     ] = False,
     candidates: Annotated[
         str | None,
-        typer.Option("--candidates", help="network (points along streets, default), "
+        typer.Option("--candidates", metavar="SITES", help="network (points along streets, default), "
                      "street_nodes, or a file of candidate sites."),
     ] = None,
     candidates_crs: Annotated[
-        str, typer.Option("--candidates-crs", help="Coordinate system of a candidate file.")
+        str, typer.Option("--candidates-crs", metavar="CRS", help="Coordinate system of a candidate file.")
     ] = "wgs84",
     spacing: Annotated[
-        float | None, typer.Option("--spacing", help="Metres between network candidates.")
+        float | None, typer.Option("--spacing", metavar="METRES", help="Metres between network candidates.")
     ] = None,
     solver: Annotated[
-        str | None, typer.Option("--solver", help="auto (default), exact or greedy.")
+        str | None, typer.Option("--solver", metavar="SOLVER", help="auto (default), exact or greedy.")
     ] = None,
     osm_file: OsmFileOpt = None,
     out: SitingOutOpt = None,

@@ -87,6 +87,18 @@ def test_cli_version_and_progress(report_study, tmp_path):
         assert step in outcome.output, step
 
 
+@pytest.mark.parametrize("command", ["run", "report", "site", "compare", "init", "batch"])
+def test_help_shows_what_to_type_not_python_types(command):
+    # Typer labels options with Python types (<bool>, <list[str]>, <int range> [x>=1]):
+    # every option of ours names what the planner types instead (FILE, FOLDER, N ...).
+    outcome = CliRunner().invoke(cli.app, [command, "--help"], env={"COLUMNS": "120"})
+    assert outcome.exit_code == 0, outcome.output
+    options = [line for line in outcome.output.splitlines() if "--" in line and "--help" not in line]
+    assert options
+    for jargon in ("<bool>", "<str>", "<path>", "<int", "<float>", "list[str]"):
+        assert not any(jargon in line for line in options), (jargon, outcome.output)
+
+
 # --- lifecircle init ---------------------------------------------------------------------------
 
 
