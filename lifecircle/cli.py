@@ -334,8 +334,9 @@ def _print_written(written: list[Path], sample: bool = False) -> None:
     if sample:
         console.print(
             "\n[bold yellow]These outputs analyse the bundled SAMPLE (示例数据), not your study "
-            "area.[/] To analyse it offline, give a local OpenStreetMap extract: "
-            "lifecircle run PROFILE --osm-file extract.osm.pbf"
+            "area.[/] To analyse your study area offline, run the same command again with "
+            "--osm-file extract.osm.pbf: an OpenStreetMap extract that covers it (e.g. from "
+            "https://download.geofabrik.de)."
         )
 
 

@@ -86,7 +86,7 @@ def _report_register(key: str, register: registers.Register, reporter: Reporter)
         warnings.warn(
             f"{key}: {len(register.excluded):,} register entries excluded ("
             + ", ".join(f"{count} {reason}" for reason, count in reasons.items())
-            + "); they are listed in excluded_facilities.csv of the report",
+            + "); `lifecircle report` lists them in report/excluded_facilities.csv",
             LifecircleWarning,
             stacklevel=3,
         )

@@ -379,6 +379,8 @@ def test_greedy_is_used_above_the_size_limit_and_says_so(result):
     assert plan.solution.covered_weight == pytest.approx(760 * PPH)
     assert plan.solution.bound == pytest.approx(1000 * PPH)
     assert "gap 24.00%" in plan.solver
+    # the bound in the planner's unit, not a bare '2,320.0' of nothing
+    assert f"no plan covers more than {1000 * PPH:,.0f} residents newly" in plan.solver
     assert lc.planning.verify_plan(plan).after is not None  # verified like an exact plan
 
 

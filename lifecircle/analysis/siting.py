@@ -457,7 +457,7 @@ def _unreachable_message(problem: SitingProblem, target: float, reachable: float
     )
 
 
-def _solver_text(outcome: _Outcome) -> str:
+def _solver_text(outcome: _Outcome, unit: str) -> str:
     solution = outcome.solution
     highs = f"HiGHS (SciPy {scipy.__version__} optimize.milp)"
     if solution.method == _covering.EXACT:
@@ -473,7 +473,7 @@ def _solver_text(outcome: _Outcome) -> str:
     else:
         bound = solution.bound
         gap = max(0.0, (bound - solution.covered_weight) / bound) if bound else 0.0
-        detail = f"upper bound {bound:,.1f} ({solution.bound_source})"
+        detail = f"no plan covers more than {bound:,.0f} {unit} newly ({solution.bound_source})"
     return f"{name}; {detail}; gap {gap:.2%}; solved in {outcome.seconds:.2f} s"
 
 
@@ -508,7 +508,9 @@ def _finish(
         newly_covered=newly,
         solution=solution,
         greedy=outcome.greedy,
-        solver=_solver_text(outcome),
+        solver=_solver_text(
+            outcome, "residents" if problem.measure == "population_share" else "compounds"
+        ),
         share_before=problem.share(problem.base_weight),
         share_after=claimed,
         target_share=outcome.target,
