@@ -19,6 +19,8 @@ every machine.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -219,7 +221,10 @@ def run_piece(profile: Profile, streets: osm_arrays.StreetSegments, folder: str 
     name = profile.study_area.where["name"]  # type: ignore[index]
     start = time.perf_counter()
     try:
-        result = pipeline.run(profile, streets=streets, progress=False)
+        # The piece's warnings come back in its notes and are printed under the area's name;
+        # printed here by the worker as well, they would interleave unattributed with others'.
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = pipeline.run(profile, streets=streets, progress=False)
     except LifecircleError as exc:
         # A piece without compounds (e.g. a district outside the extract) is skipped, said so.
         return Piece(name, seconds=time.perf_counter() - start, skipped=str(exc))
@@ -347,10 +352,17 @@ def _run_pieces(
     for future in as_completed(futures):
         piece = future.result()
         done.append(piece)
-        state = f"skipped ({piece.skipped.splitlines()[0][:80]})" if piece.skipped else (
-            f"{len(piece.compounds):,} compounds, {piece.seconds:.1f} s")
-        say(f"  {piece.name}: {state}")
+        _say_piece(piece, say)
     return done
+
+
+def _say_piece(piece: Piece, say: Callable[[str], None]) -> None:
+    """A finished piece in one line (why it was skipped, in full), then its warnings."""
+    state = f"skipped ({piece.skipped.splitlines()[0]})" if piece.skipped else (
+        f"{len(piece.compounds):,} compounds, {piece.seconds:.1f} s")
+    say(f"  {piece.name}: {state}")
+    for note in piece.notes:
+        say(f"      warning ({piece.name}): {note}")
 
 
 def _shared_streets(profile: Profile, pieces: gpd.GeoDataFrame) -> osm_arrays.StreetSegments:

@@ -141,3 +141,25 @@ def test_overlapping_areas_count_shared_compounds_once_in_the_whole_batch(batch_
     per_copy = merged.coverage[merged.coverage[batch.AREA] == "copy"].drop(columns=batch.AREA)
     per_first = result.coverage[result.coverage[batch.AREA] == first.name].drop(columns=batch.AREA)
     pd.testing.assert_frame_equal(per_copy.reset_index(drop=True), per_first.reset_index(drop=True))
+
+
+def test_a_piece_warns_through_its_notes_not_on_the_workers_terminal(small_city, pieces_file,
+                                                                    tmp_path, capfd):
+    # Before: each Dask worker printed its piece's warnings as they came, interleaved between
+    # pieces and naming no area; now they come back in the piece's notes, printed under its name.
+    profile = pipeline.load_profile(small_city[0])
+    areas = batch.batch_areas(profile, pieces_file)
+    profiles = batch.piece_profiles(profile, areas, tmp_path)
+    name = areas["name"].iloc[0]
+    streets = batch._shared_streets(profile, areas)
+    capfd.readouterr()
+    # a snap limit of 1 m leaves compounds and facilities off the network: the run warns
+    piece = batch.run_piece(profiles[name].model_copy(update={"snap_limit_m": 1.0}), streets, None)
+    printed = capfd.readouterr()
+    assert not piece.skipped and piece.notes, piece
+    for note in piece.notes:
+        assert note[:40] not in printed.err + printed.out
+    said = []
+    batch._say_piece(piece, said.append)
+    assert said[0].startswith(f"  {name}: ") and len(said) == 1 + len(piece.notes)
+    assert all(line.startswith(f"      warning ({name}): ") for line in said[1:])

@@ -251,7 +251,7 @@ def warn_about_snaps(
         warn_crs_suspicion(what, declared_crs, suggestion, "the nearest street")
     elif median > settings.implausible_median_snap_m:
         warnings.warn(
-            f"{what}: the median distance to the nearest street is {median:.0f} m, which is "
+            f"{what}: the median distance to the nearest street is {median:,.0f} m, which is "
             f"implausible for an urban layer (expected well under "
             f"{settings.implausible_median_snap_m:.0f} m). Check the layer's coordinate system "
             f"(declared: '{declared_crs}') and that the network covers it.",

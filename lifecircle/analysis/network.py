@@ -101,7 +101,10 @@ def walking_network(graph: nx.MultiDiGraph, projected_crs: str) -> WalkNetwork:
         If the graph has no edges.
     """
     if graph.number_of_edges() == 0:
-        raise NetworkError("the walking network has no edges: check the OSM extract and area")
+        raise NetworkError(
+            "the walking network has no edges: the OpenStreetMap extract has no walkable "
+            "streets in the study area (check that the extract covers it)"
+        )
     projected = ox.project_graph(graph, to_crs=projected_crs)
     undirected = ox.convert.to_undirected(projected)
     node_ids = np.array(sorted(undirected.nodes), dtype=np.int64)
@@ -135,7 +138,10 @@ def walking_network_from_segments(segments: StreetSegments, projected_crs: str) 
         If there are no segments, or simplification leaves no edge (only closed rings).
     """
     if segments.n_segments == 0:
-        raise NetworkError("the walking network has no edges: check the OSM extract and area")
+        raise NetworkError(
+            "the walking network has no edges: the OpenStreetMap extract has no walkable "
+            "streets in the study area (check that the extract covers it)"
+        )
     # Street segments are WGS84 longitude/latitude, the exchange CRS.
     x, y = Transformer.from_crs(exchange_crs, projected_crs, always_xy=True).transform(
         segments.lon, segments.lat
