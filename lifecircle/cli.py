@@ -27,6 +27,7 @@ from .analysis.indicators import IndicatorReport, indicator_report
 from .analysis.result import RunResult
 from .errors import LifecircleError, OfflineError, OutputError
 from .outputs import planning_terminal, terminal
+from .outputs.basemaps import resolve_basemap
 from .outputs.bundle import output_dir, write_outputs
 from .outputs.files import check_output_folder, output_lock
 from .outputs.scenario_outputs import write_comparison
@@ -258,6 +259,8 @@ def _run_and_write(
     ``write_options`` (``online_map``, ``basemap``...) go to :func:`_write`.
     """
     study = load_profile(profile)
+    if write_options.get("online_map"):
+        resolve_basemap(write_options.get("basemap"))  # a mistyped basemap fails before the run
     folder = check_output_folder(output_dir(study, out))
     with output_lock(folder):
         result = run_with_fallback(study, osm_file, allow_sample=allow_sample)

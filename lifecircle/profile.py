@@ -580,6 +580,8 @@ def check_input_files(profile: Profile) -> None:
         if path is None or path.is_file():
             continue
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        # --osm-file replaces network.osm_file: name both, the planner may have typed either
+        shown = "network.osm_file (or --osm-file)" if role == "network.osm_file" else role
         raise InputFileError(
-            f"{role}: {path} {problem}. {where_paths_come_from(str(written), profile.base_dir)}"
+            f"{shown}: {path} {problem}. {where_paths_come_from(str(written), profile.base_dir)}"
         )

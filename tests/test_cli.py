@@ -162,6 +162,21 @@ def test_builtin_profile_without_its_data_says_which_variable_to_set(tmp_path, m
     assert_one_line_error(outcome, 1, "$LIFECIRCLE_SHARED_DATA, set to", "nowhere")
 
 
+def test_command_line_mistakes_fail_before_the_run_naming_the_option(study, tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was read before the options were checked")
+
+    monkeypatch.setattr(lc.pipeline.osm, "graph_from_osm_file", no_network)
+    monkeypatch.setattr(lc.pipeline.osm_arrays, "read_street_segments", no_network)
+    # Before: a mistyped basemap failed after the whole run, suggesting a Python class.
+    outcome = invoke("run", study, "--online-map", "--basemap", "gaode", "--out", tmp_path / "o")
+    line = assert_one_line_error(outcome, 1, "unknown basemap 'gaode'", "amap (高德地图 AMap)")
+    assert "Basemap(name" not in line
+    # Before: a missing --osm-file was blamed on the profile alone.
+    outcome = invoke("run", study, "--osm-file", tmp_path / "gone.osm.pbf", "--out", tmp_path / "o")
+    assert_one_line_error(outcome, 1, "network.osm_file (or --osm-file)", "does not exist")
+
+
 def test_out_that_is_a_file(study, tmp_path):
     target = tmp_path / "results.csv"
     target.write_text("mine\n")

@@ -139,6 +139,6 @@ def resolve_basemap(tiles: bool | str | Basemap | None) -> Basemap | None:
     if name == "tianditu":
         return tianditu(os.environ.get(TIANDITU_KEY_VARIABLE, ""))
     raise ProfileError(
-        f"unknown basemap {tiles!r}: use one of {', '.join(BASEMAP_NAMES)}, or "
-        "lifecircle.outputs.basemaps.Basemap(name, url, attribution, crs=...) for another"
+        f"unknown basemap {tiles!r}: use osm (OpenStreetMap), amap (高德地图 AMap) or "
+        "tianditu (天地图); in Python, a lifecircle.outputs.basemaps.Basemap gives any other"
     )
