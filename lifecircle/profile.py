@@ -387,7 +387,7 @@ class Profile(_Strict):
             if key is not None and key not in self.categories and explicit:
                 raise ValueError(
                         f"indicators.{field_name} names category {key!r}, which the profile "
-                        f"does not define; known: {sorted(self.categories)}"
+                        f"does not define; its categories: {', '.join(self.categories)}"
                     )
         self._check_demand_groups()
         known = set(self.categories) | {"complete"}
@@ -395,7 +395,7 @@ class Profile(_Strict):
             if target.category not in known:
                 raise ValueError(
                     f"target names category {target.category!r}, which the profile does not "
-                    f"define; known: {sorted(known)}"
+                    f"define; known: {', '.join(sorted(known))}"
                 )
         return self
 
@@ -412,7 +412,7 @@ class Profile(_Strict):
                 if group is not None and group not in groups:
                     raise ValueError(
                         f"category {key!r}: {where} names {group!r}, which demand_groups does "
-                        f"not define; known: {sorted(groups)}"
+                        f"not define; known: {', '.join(sorted(groups))}"
                     )
             counted = (norm.population if norm else None) or category.demand_group
             if norm is not None and norm.preset in NORMS_FOR_OLDER_RESIDENTS and counted == ALL_RESIDENTS:

@@ -172,6 +172,9 @@ def test_adding_then_removing_a_facility_gives_back_the_run_exactly(result, tmp_
         ({"facilities": {"add": [{"category": "nursery"}]}}, ProfileError, "points' or 'file'"),
         ({"facilities": {"remove": [{"category": "library", "name": "x"}]}}, DataError,
          "does not define"),
+        # the category in quotes, not as a Python list ("categories ['library']")
+        ({"facilities": {"remove": [{"category": "library", "name": "x"}]}}, DataError,
+         r"names the category 'library', which the profile"),
         ({"facilities": {"remove": [{"category": "nursery", "name": "不存在"}]}}, DataError,
          "there is none"),
         ({"compounds": {"add": [{"points": [_point(5000, 10, households=5)]}]}}, DataError,

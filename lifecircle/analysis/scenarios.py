@@ -131,8 +131,8 @@ def _check_categories(profile: Profile, keys: set[str]) -> None:
     unknown = sorted(keys - set(profile.categories))
     if unknown:
         raise DataError(
-            f"the scenario names categories {unknown} that the profile {profile.name!r} does not "
-            f"define; known: {', '.join(profile.categories)}"
+            f"the scenario names the category {', '.join(map(repr, unknown))}, which the profile "
+            f"{profile.name!r} does not define; its categories: {', '.join(profile.categories)}"
         )
 
 

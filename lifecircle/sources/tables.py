@@ -278,7 +278,7 @@ def _filter_rows(frame: pd.DataFrame, where: Mapping[str, Any], path: Path) -> p
             present = frame.loc[mask, column].dropna().map(_as_text)
             examples = ", ".join(repr(v) for v in present.value_counts().index[:8])
             raise DataError(
-                f"{path.name}: no row has {column} = {sorted(wanted_text)} "
+                f"{path.name}: no row has {column} = {' or '.join(map(repr, sorted(wanted_text)))} "
                 f"(after the other 'where' conditions); some values present: {examples or 'none'}"
             )
         mask &= this
