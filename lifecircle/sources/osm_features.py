@@ -94,7 +94,7 @@ def features_from_osm(
         path = Path(osm_file)
         if not path.is_file():
             problem = "is a folder, not a file" if path.is_dir() else "does not exist"
-            raise InputFileError(f"OSM file {path} for features {tags} {problem}.")
+            raise InputFileError(f"OSM file {path} for the layer {tags_text(tags)} {problem}.")
         kind = file_kind(path, DataError)
         check_polygon(polygon_wgs84)
         raw = (
@@ -143,10 +143,10 @@ def _features_online(
         except InsufficientResponseError:
             raw = None  # Overpass found nothing: a valid, empty answer
         except (ResponseStatusCodeError, ValueError) as exc:
-            raise NetworkError(f"Overpass at {url} refused the query for {tags}: {exc}") from exc
+            raise NetworkError(f"Overpass at {url} refused the query for {tags_text(tags)}: {exc}") from exc
         except requests.RequestException as exc:
             raise OfflineError(
-                f"The connection to Overpass at {url} failed while downloading {tags} ({exc}). "
+                f"The connection to Overpass at {url} failed while downloading {tags_text(tags)} ({exc}). "
                 "Retry later, or give the layer as a local file (`source: {file: ...}`)."
             ) from exc
     result = _tidy_features(raw, tags, None, kept)
