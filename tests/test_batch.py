@@ -104,6 +104,8 @@ def test_bad_batch_areas_are_clear_errors(small_city, tmp_path):
     assert len(shanghai) == 16 and "黄浦区" in set(shanghai["name"])
 
 
+# The test writes an area file without a coordinate system on purpose; pyogrio says so.
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
 def test_batch_area_files_are_read_and_checked_like_layers(small_city, tmp_path):
     # Before: a missing file, or one in metres without a CRS, ended in a raw traceback
     # (DataSourceError, GEOSException), and an empty file was said to lack a 'name' column.

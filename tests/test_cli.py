@@ -135,12 +135,18 @@ def test_layer_path_that_is_a_folder(study, tmp_path):
     assert_one_line_error(outcome, 1, "culture_dir", "is a folder, not a file")
 
 
-def test_missing_input_is_reported_before_the_network_is_read(study, tmp_path, monkeypatch):
+@pytest.fixture
+def network_never_read(monkeypatch):
+    """Fail the test if the run reaches the (slow) network step: checks must come first."""
+
     def no_network(*args, **kwargs):
-        raise AssertionError("the network was read before the inputs were checked")
+        raise AssertionError("the network was read before the inputs and options were checked")
 
     monkeypatch.setattr(lc.pipeline.osm, "graph_from_osm_file", no_network)
     monkeypatch.setattr(lc.pipeline.osm_arrays, "read_street_segments", no_network)
+
+
+def test_missing_input_is_reported_before_the_network_is_read(study, tmp_path, network_never_read):
     edit_profile(study, lambda d: d["sub_districts"].update(file="gone.geojson"))
     outcome = invoke("run", study, "--out", tmp_path / "out")
     assert_one_line_error(outcome, 1, "sub_districts.file", "gone.geojson", "does not exist")
@@ -162,12 +168,9 @@ def test_builtin_profile_without_its_data_says_which_variable_to_set(tmp_path, m
     assert_one_line_error(outcome, 1, "$LIFECIRCLE_SHARED_DATA, set to", "nowhere")
 
 
-def test_command_line_mistakes_fail_before_the_run_naming_the_option(study, tmp_path, monkeypatch):
-    def no_network(*args, **kwargs):
-        raise AssertionError("the network was read before the options were checked")
-
-    monkeypatch.setattr(lc.pipeline.osm, "graph_from_osm_file", no_network)
-    monkeypatch.setattr(lc.pipeline.osm_arrays, "read_street_segments", no_network)
+def test_command_line_mistakes_fail_before_the_run_naming_the_option(
+    study, tmp_path, network_never_read
+):
     # Before: a mistyped basemap failed after the whole run, suggesting a Python class.
     outcome = invoke("run", study, "--online-map", "--basemap", "gaode", "--out", tmp_path / "o")
     line = assert_one_line_error(outcome, 1, "unknown basemap 'gaode'", "amap (高德地图 AMap)")
